@@ -1,0 +1,95 @@
+"""Score cache: scored tables kept as Parquet, keyed by input content and settings.
+
+The key is a hash of every input file's bytes (folders: every file in them,
+by relative name), the task, the matching and scoring settings and the tool
+version, so a changed input or setting recomputes and an unchanged one reopens
+instantly. A cache that cannot be read or written is ignored (never an error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from labeltui import __version__
+from labeltui.config import Config
+
+_CHUNK = 1 << 20
+
+
+def _hash_file(h: "hashlib._Hash", path: Path) -> None:
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+
+
+def _hash_path(h: "hashlib._Hash", path: Path) -> None:
+    if path.is_dir():
+        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(str(p.relative_to(path)).encode())
+            _hash_file(h, p)
+    else:
+        _hash_file(h, path)
+
+
+def cache_key(config: Config) -> str:
+    """A hex digest of the inputs' content and every setting that affects scores."""
+    h = hashlib.blake2b(digest_size=16)
+    settings = {
+        "version": __version__,
+        "task": config.task,
+        "matching": dataclasses.asdict(config.matching),
+        "scoring": dataclasses.asdict(config.scoring),
+        "formats": [s.format if s else None for s in (config.ground_truth, config.predictions, config.embeddings)],
+        "metrics": [m.format for m in config.metrics],
+    }
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    sources = [config.ground_truth, config.predictions, config.embeddings, *config.metrics]
+    for s in sources:
+        if s is None:
+            h.update(b"-")
+            continue
+        _hash_path(h, s.path)
+        if s.ids is not None:
+            _hash_path(h, s.ids)
+    return h.hexdigest()
+
+
+def cache_dir(config: Config) -> Path:
+    return config.cache_dir or (config.base_dir / ".labeltui-cache")
+
+
+def load_cached(config: Config, key: str, name: str) -> pd.DataFrame | None:
+    """The cached table ``name`` for ``key``, or None when absent or unreadable."""
+    path = cache_dir(config) / f"{key}-{name}.parquet"
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # a damaged cache entry is just a miss
+        return None
+
+
+def store_cached(config: Config, key: str, name: str, table: pd.DataFrame) -> Path | None:
+    """Write ``table`` atomically into the cache; returns the path, or None if not writable."""
+    folder = cache_dir(config)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        table.to_parquet(tmp, index=False)
+        final = folder / f"{key}-{name}.parquet"
+        os.replace(tmp, final)
+        return final
+    except (OSError, ValueError, TypeError):
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+        return None

@@ -1,0 +1,193 @@
+"""The command line: demo, open, validate, rank, export.
+
+Errors from user input end the command with one line on stderr and a non-zero
+exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from labeltui import __version__
+from labeltui.errors import LoadError
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(message: str, fraction: float) -> None:
+        print(f"\r\x1b[2K{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
+        if fraction >= 1.0:
+            print("\r\x1b[2K", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _load_config(path: str):
+    from labeltui.config import load_config
+
+    return load_config(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from labeltui.load import load_run
+    from labeltui.summary import render_validation
+
+    config = _load_config(args.config)
+    run = load_run(config, _progress_printer(sys.stderr.isatty()))
+    print(render_validation(run, config))
+    return 0
+
+
+def _ranked(args: argparse.Namespace, config):
+    from labeltui.engine.query import apply_query, parse_sort
+    from labeltui.pipeline import scores_for
+
+    scored = scores_for(config, _progress_printer(sys.stderr.isatty()), use_cache=not args.no_cache)
+    key, descending = parse_sort(args.sort)
+    view = apply_query(scored.scores, args.filter, key, descending)
+    if args.top is not None:
+        view = view[: args.top]
+    return scored, view
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from labeltui.report import write_ranking
+
+    config = _load_config(args.config)
+    scored, view = _ranked(args, config)
+    write_ranking(scored.scores, view, args.format, sys.stdout, title=config.name)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from labeltui.exporting import export_batch
+
+    config = _load_config(args.config)
+    scored, view = _ranked(args, config)
+    written, n = export_batch(
+        config,
+        scored.scores,
+        view,
+        output=Path(args.output),
+        fmt=args.format,
+        name=args.name,
+        priority=args.priority,
+        verdict=args.verdict,
+        selected=args.selected,
+        filter_expr=args.filter,
+        sort=args.sort,
+        force=args.force,
+    )
+    for path in written:
+        print(f"wrote {n} rows to {path}" if len(written) == 1 else f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from labeltui.demo import demo_config
+    from labeltui.report import write_ranking
+    from labeltui.engine.query import apply_query
+    from labeltui.pipeline import scores_for
+
+    config_path = demo_config(args.task, Path(args.dir) if args.dir else None)
+    config = _load_config(str(config_path))
+    scored = scores_for(config, _progress_printer(sys.stderr.isatty()))
+    view = apply_query(scored.scores, None, "score", True)[: args.top]
+    print(f"demo run: {config_path}", file=sys.stderr)
+    write_ranking(scored.scores, view, "table", sys.stdout, title=config.name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labeltui", description="Find label mistakes in a model run and send the bad rows back for relabeling."
+    )
+    parser.add_argument("--version", action="version", version=f"labeltui {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="score a bundled demo model run and show its top suspects")
+    p.add_argument("--task", choices=("detection", "ner", "classification"), default="detection")
+    p.add_argument("--dir", help="folder to write the demo run into (default: the bundled copy)")
+    p.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="load a run, print a summary and warnings; exit 1 on errors")
+    p.add_argument("config", help="the run's config YAML")
+    p.set_defaults(func=cmd_validate)
+
+    def query_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--filter", metavar="EXPR", help='filter expression, e.g. "fp >= 1 and max_fp_confidence > 0.8"')
+        p.add_argument("--sort", metavar="KEY", default="score", help="column to sort by; KEY:asc or KEY:desc (default score:desc)")
+        p.add_argument("--top", type=_positive_int, metavar="K", help="keep the first K rows")
+        p.add_argument("--no-cache", action="store_true", help="recompute scores even if cached")
+
+    p = sub.add_parser("rank", help="print data rows ranked by how likely their labels are wrong")
+    p.add_argument("config", help="the run's config YAML")
+    query_args(p)
+    p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
+    p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser("export", help="write a batch manifest of reviewed and/or ranked rows")
+    p.add_argument("config", help="the run's config YAML")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="manifest file to write")
+    p.add_argument("--format", choices=("json", "csv", "labelbox"), default="json")
+    p.add_argument("--name", help="batch name (default: run name + date)")
+    p.add_argument("--priority", type=int, choices=range(1, 6), metavar="1..5", help="Labelbox batch priority")
+    p.add_argument("--verdict", choices=("error", "ok", "skip"), help="only rows with this review verdict")
+    p.add_argument("--selected", action="store_true", help="only rows selected in review")
+    p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
+    query_args(p)
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [LoadError, CliError]
+    for module, name in (
+        ("labeltui.engine.query", "QueryError"),
+        ("labeltui.review", "ReviewError"),
+        ("labeltui.manifest", "ManifestError"),
+    ):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``labeltui`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as exc:
+        print(f"labeltui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labeltui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

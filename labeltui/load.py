@@ -1,0 +1,311 @@
+"""Assemble a ModelRun from a config: read every source, then validate centrally.
+
+Readers parse; this module resolves references between files and applies the
+checks every format shares (vectorised): unknown rows, degenerate or
+out-of-image boxes, spans outside the text, confidences outside [0, 1],
+classes that appear only in predictions. Recoverable problems become counted
+warnings on the run; anything else is a LoadError naming the config key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from labeltui.config import Config, Source
+from labeltui.errors import LoadError
+from labeltui.formats import ReadContext, read_source
+from labeltui.formats.base import Loaded, empty_annotations
+from labeltui.run import ModelRun, build_run
+
+Progress = Callable[[str, float], None]
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+
+@dataclass
+class _Notes:
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def warn(self, count: int, text: str) -> None:
+        if count:
+            self.warnings.append(text.format(n=count, s="" if count == 1 else "s"))
+
+
+def _read(source: Source, role: str, config: Config, gt: Loaded | None = None) -> Loaded:
+    ctx = ReadContext(role=role, task=config.task, gt=gt, ids=source.ids)
+    try:
+        return read_source(source.format, source.path, ctx)
+    except LoadError as exc:
+        if exc.path is None:
+            raise LoadError(exc.message, path=source.path, line=exc.line, field=exc.field) from None
+        raise
+
+
+def _resolve_ids(table: pd.DataFrame, key_to_id: pd.Series) -> pd.Series:
+    """data_row_id, filled from global_key where only the key is given."""
+    ids = table["data_row_id"]
+    if "global_key" not in table.columns:
+        return ids
+    missing = ids.isna() & table["global_key"].notna()
+    if missing.any():
+        ids = ids.copy()
+        ids[missing] = table.loc[missing, "global_key"].map(key_to_id)
+    return ids
+
+
+def _check_rows(rows: pd.DataFrame, source: Source) -> pd.DataFrame:
+    if rows.empty:
+        raise LoadError(f"{source.key}: the file defines no data rows", path=source.path)
+    if rows["data_row_id"].isna().any():
+        raise LoadError(f"{source.key}: a data row has no id", path=source.path)
+    ids = rows["data_row_id"].astype(str)
+    dup = ids.duplicated(keep="first")
+    if dup.any():
+        first = ids[dup].iloc[0]
+        raise LoadError(
+            f"{source.key}: {int(dup.sum())} duplicate data_row_id value(s), e.g. {first!r}; "
+            "each data row must appear once",
+            path=source.path,
+        )
+    return rows.assign(data_row_id=ids)
+
+
+def _resolve_assets(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
+    if config.task == "ner" or "asset" not in rows.columns:
+        return rows
+    base = config.assets or config.base_dir
+    asset = rows["asset"]
+    is_path = asset.map(
+        lambda a: isinstance(a, str) and not _URL.match(a) and a.lower().endswith(_IMAGE_EXT) and not Path(a).is_absolute()
+    ).astype(bool)
+    if is_path.any():
+        asset = asset.copy()
+        asset[is_path] = [str(base / a) for a in asset[is_path]]
+        rows = rows.assign(asset=asset)
+    return rows
+
+
+def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
+    x0, y0, x1, y1 = (ann[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
+    is_box = ~np.isnan(x0)
+    bad = is_box & ~((x1 > x0) & (y1 > y0))
+    for src, name in (("gt", "ground-truth"), ("pred", "predicted")):
+        notes.warn(int((bad & (ann["source"].to_numpy() == src)).sum()), f"{{n}} {name} box{{s}} with zero or negative size dropped")
+    ann = ann[~bad]
+    w = rows["width"].to_numpy()[ann["row"].to_numpy()]
+    h = rows["height"].to_numpy()[ann["row"].to_numpy()]
+    x0, y0, x1, y1 = (ann[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
+    known = ~np.isnan(w) & ~np.isnan(h) & ~np.isnan(x0)
+    with np.errstate(invalid="ignore"):
+        outside = known & ((x0 < 0) | (y0 < 0) | (x1 > w) | (y1 > h))
+    if outside.any():
+        cx0, cy0 = np.clip(x0, 0, w), np.clip(y0, 0, h)
+        cx1, cy1 = np.clip(x1, 0, w), np.clip(y1, 0, h)
+        ann = ann.assign(
+            x0=np.where(outside, cx0, x0), y0=np.where(outside, cy0, y0),
+            x1=np.where(outside, cx1, x1), y1=np.where(outside, cy1, y1),
+        )
+        notes.warn(int(outside.sum()), "{n} box{s} extending outside the image clipped to it")
+        gone = outside & ~((ann["x1"].to_numpy() > ann["x0"].to_numpy()) & (ann["y1"].to_numpy() > ann["y0"].to_numpy()))
+        notes.warn(int(gone.sum()), "{n} box{s} entirely outside the image dropped")
+        ann = ann[~gone]
+    return ann
+
+
+def _clean_spans(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
+    start, end = ann["start"].to_numpy(), ann["end"].to_numpy()
+    is_span = start >= 0
+    text_len = rows["asset"].map(lambda t: len(t) if isinstance(t, str) else -1).to_numpy()[ann["row"].to_numpy()]
+    bad = is_span & ((end <= start) | ((text_len >= 0) & (end > text_len)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        notes.warn(
+            int(bad.sum()),
+            f"{{n}} span{{s}} outside the text or empty dropped (first: row {ann['data_row_id'].iloc[i]!r} "
+            f"[{start[i]}, {end[i]}) in a text of {text_len[i]} characters)",
+        )
+    return ann[~bad]
+
+
+def _clean_confidence(ann: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
+    conf = ann["confidence"].to_numpy()
+    pred = ann["source"].to_numpy() == "pred"
+    with np.errstate(invalid="ignore"):
+        out = pred & ((conf < 0) | (conf > 1))
+    notes.warn(int(out.sum()), "{n} prediction{s} with confidence outside [0, 1] clipped to it")
+    notes.warn(int((pred & np.isnan(conf)).sum()), "{n} prediction{s} without a confidence (treated as confident)")
+    if out.any():
+        ann = ann.assign(confidence=np.where(out, np.clip(conf, 0.0, 1.0), conf))
+    return ann
+
+
+def _attach(table: pd.DataFrame, ids: pd.Index, key_to_id: pd.Series, what: str, notes: _Notes) -> tuple[pd.DataFrame, np.ndarray]:
+    """Resolve references to rows; drop and count unknown ones. Returns (kept, row positions)."""
+    resolved = _resolve_ids(table, key_to_id)
+    pos = ids.get_indexer(resolved)
+    unknown = pos < 0
+    if unknown.any():
+        example = resolved[unknown].iloc[0]
+        if example is None or (isinstance(example, float) and np.isnan(example)):
+            example = table.loc[unknown, "global_key"].iloc[0] if "global_key" in table.columns else None
+        notes.warn(int(unknown.sum()), f"{{n}} {what}{{s}} for unknown data rows dropped (e.g. {example!r})")
+    kept = table[~unknown].assign(data_row_id=resolved[~unknown].to_numpy())
+    return kept, pos[~unknown]
+
+
+def _metrics(tables: list[pd.DataFrame], ids: pd.Index, key_to_id: pd.Series, notes: _Notes) -> pd.DataFrame:
+    out = pd.DataFrame(index=pd.RangeIndex(len(ids)))
+    for table in tables:
+        kept, pos = _attach(table, ids, key_to_id, "metric value", notes)
+        for col in kept.columns:
+            if col in ("data_row_id", "global_key") or not pd.api.types.is_numeric_dtype(kept[col]):
+                continue
+            name = col if col not in out.columns else f"{col}_{len(out.columns)}"
+            values = np.full(len(ids), np.nan)
+            values[pos] = kept[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            out[name] = values
+    return out
+
+
+def _classification(
+    gt: Loaded, pred: Loaded, ids: pd.Index, key_to_id: pd.Series, classes: list[str], notes: _Notes
+) -> dict[str, np.ndarray | None]:
+    n = len(ids)
+    cls = pd.Index(classes)
+    gt_label = np.full(n, -1, dtype=np.int32)
+    pred_label = np.full(n, -1, dtype=np.int32)
+    pred_conf = np.full(n, np.nan)
+    g = gt.classifications[gt.classifications["source"] == "gt"]
+    g, gpos = _attach(g, ids, key_to_id, "ground-truth label", notes)
+    gt_label[gpos] = cls.get_indexer(g["label"].astype(str))
+    p = pred.classifications[pred.classifications["source"] == "pred"]
+    p, ppos = _attach(p, ids, key_to_id, "predicted label", notes)
+    pred_label[ppos] = cls.get_indexer(p["label"].astype(str))
+    pred_conf[ppos] = p["confidence"].to_numpy()
+    probs = None
+    if pred.probs is not None:
+        kept, pos = _attach(pred.probs, ids, key_to_id, "probability row", notes)
+        probs = np.full((n, len(classes)), np.nan)
+        for j, c in enumerate(classes):
+            if c in kept.columns:
+                probs[pos, j] = kept[c].to_numpy(dtype=np.float64)
+            else:
+                probs[pos, j] = 0.0
+    notes.stats["rows_without_label"] = int((gt_label < 0).sum())
+    notes.stats["rows_without_predictions"] = int(((pred_label < 0) & (probs is None or np.isnan(probs).all(axis=1))).sum()) if n else 0
+    return {"gt_label": gt_label, "pred_label": pred_label, "pred_confidence": pred_conf, "probs": probs}
+
+
+def load_run(config: Config, progress: Progress | None = None) -> ModelRun:
+    """Read every source named by the config and assemble a validated ModelRun.
+
+    ``progress(message, fraction)`` is called as each stage starts.
+    """
+
+    def step(msg: str, frac: float) -> None:
+        if progress is not None:
+            progress(msg, frac)
+
+    notes = _Notes()
+    step(f"reading ground truth {config.ground_truth.path.name}", 0.0)
+    gt = _read(config.ground_truth, "gt", config)
+    pred = gt
+    p = config.predictions
+    if p is not None and not (p.path == config.ground_truth.path and p.format in (config.ground_truth.format, "table", "conll", "jsonl")):
+        step(f"reading predictions {p.path.name}", 0.3)
+        pred = _read(p, "pred", config, gt=gt)
+    notes.warnings.extend(gt.warnings)
+    if pred is not gt:
+        notes.warnings.extend(pred.warnings)
+
+    step("checking rows", 0.6)
+    rows = _check_rows(gt.rows, config.ground_truth)
+    rows = _resolve_assets(rows, config)
+    ids = pd.Index(rows["data_row_id"])
+    keys = rows["global_key"]
+    key_to_id = pd.Series(rows["data_row_id"].to_numpy()[keys.notna().to_numpy()], index=keys[keys.notna()].to_numpy())
+    key_to_id = key_to_id[~key_to_id.index.duplicated()]
+
+    parts = [gt.annotations[gt.annotations["source"] == "gt"]]
+    if p is not None:
+        parts.append(pred.annotations[pred.annotations["source"] == "pred"])
+    ann = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    if ann.empty:
+        ann = empty_annotations()
+    gt_ann, gt_pos = _attach(ann[ann["source"] == "gt"], ids, key_to_id, "ground-truth object", notes)
+    pr_ann, pr_pos = _attach(ann[ann["source"] == "pred"], ids, key_to_id, "prediction", notes)
+    ann = pd.concat([gt_ann, pr_ann], ignore_index=True)
+    ann = ann.drop(columns=[c for c in ("global_key",) if c in ann.columns])
+    ann["row"] = np.concatenate([gt_pos, pr_pos]).astype(np.int64)
+
+    has_boxes = bool((~np.isnan(ann["x0"].to_numpy())).any())
+    has_spans = bool((ann["start"].to_numpy() >= 0).any())
+    if config.task == "detection" and has_spans and not has_boxes:
+        raise LoadError("task: detection, but the sources hold text spans; set task: ner", path=config.path)
+    if config.task == "ner" and has_boxes and not has_spans:
+        raise LoadError("task: ner, but the sources hold boxes; set task: detection", path=config.path)
+    ann = _clean_boxes(ann, rows, notes)
+    ann = _clean_spans(ann, rows, notes)
+    ann = _clean_confidence(ann, notes)
+
+    gt_classes = set(ann.loc[ann["source"] == "gt", "label"].astype(str).unique())
+    gt_classes |= set(gt.classifications.loc[gt.classifications["source"] == "gt", "label"].astype(str).unique())
+    pred_labels = pd.concat(
+        [ann.loc[ann["source"] == "pred", "label"], pred.classifications.loc[pred.classifications["source"] == "pred", "label"]]
+    ).astype(str)
+    extra = pred_labels[~pred_labels.isin(gt_classes)]
+    if not extra.empty:
+        counts = extra.value_counts()
+        listed = ", ".join(f"{k!r} ({v})" for k, v in counts.head(5).items())
+        notes.warnings.append(f"{len(counts)} class(es) appear only in predictions, kept: {listed}")
+    prob_classes = [c for c in (pred.probs.columns if pred.probs is not None else []) if c not in ("data_row_id", "global_key")]
+    classes = sorted(gt_classes | set(pred_labels.unique()) | set(map(str, prob_classes)))
+
+    step("collecting metrics", 0.75)
+    read = [gt] if pred is gt else [gt, pred]
+    read += [_read(m, "metrics", config) for m in config.metrics]
+    metrics = _metrics([t.metrics for t in read if t.metrics is not None], ids, key_to_id, notes)
+
+    cls_fields: dict[str, np.ndarray | None] = {}
+    if config.task == "classification":
+        cls_fields = _classification(gt, pred, ids, key_to_id, classes, notes)
+
+    emb = mask = None
+    if config.embeddings is not None:
+        step(f"reading embeddings {config.embeddings.path.name}", 0.85)
+        e = _read(config.embeddings, "embeddings", config)
+        if e.embeddings is None:
+            raise LoadError(f"{config.embeddings.key}: the file holds no embeddings", path=config.embeddings.path)
+        e_ids, matrix = e.embeddings
+        pos = ids.get_indexer(pd.Index(np.asarray(e_ids, dtype=object).astype(str)))
+        notes.warn(int((pos < 0).sum()), "{n} embedding{s} for unknown data rows ignored")
+        emb = np.zeros((len(ids), matrix.shape[1]), dtype=np.float32)
+        mask = np.zeros(len(ids), dtype=bool)
+        emb[pos[pos >= 0]] = matrix[pos >= 0]
+        mask[pos[pos >= 0]] = True
+        notes.stats["rows_with_embeddings"] = int(mask.sum())
+
+    step("indexing", 0.95)
+    run = build_run(
+        config.name,
+        config.task,
+        rows,
+        ann,
+        classes=classes,
+        metrics=metrics,
+        embeddings=emb,
+        embedding_mask=mask,
+        warnings=notes.warnings,
+        **cls_fields,
+    )
+    run.stats.update(notes.stats)
+    step("loaded", 1.0)
+    return run

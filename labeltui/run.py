@@ -1,0 +1,112 @@
+"""ModelRun: the in-memory, columnar model run every other layer works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class ModelRun:
+    """One model run, assembled from the config's sources.
+
+    - ``rows``: one row per data row, RangeIndex (position == row number).
+      Columns ``data_row_id`` (unique str), ``global_key``, ``asset`` (resolved
+      image path / URL, or the text itself for NER), ``width``, ``height``, then
+      metadata columns.
+    - ``annotations``: boxes and spans of both sources (see
+      ``labeltui.formats.base.ANNOTATION_DTYPES``) plus ``row`` (int64 position
+      in ``rows``) and ``class_id`` (int32 index into ``classes``); sorted by
+      ``row``, then ``source``.
+    - ``classes``: sorted class names over GT and predictions.
+    - Classification tasks: ``gt_label`` (int32 class id per row, -1 none),
+      ``pred_label`` (int32, -1 none), ``pred_confidence`` (float64, NaN none)
+      and ``probs`` (float64 matrix n_rows x n_classes, NaN where unknown) or None.
+    - ``metrics``: custom numeric per-row columns, aligned to ``rows``.
+    - ``embeddings``: float32 (n_rows x d) with ``embedding_mask`` (bool per
+      row) telling which rows have one; None when the run has none.
+    - ``warnings``: what the loader recovered from, for ``validate`` and the UI.
+    """
+
+    name: str
+    task: str
+    rows: pd.DataFrame
+    annotations: pd.DataFrame
+    classes: list[str]
+    gt_label: np.ndarray | None = None
+    pred_label: np.ndarray | None = None
+    pred_confidence: np.ndarray | None = None
+    probs: np.ndarray | None = None
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    embeddings: np.ndarray | None = None
+    embedding_mask: np.ndarray | None = None
+    projection: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    def annotations_of(self, row: int) -> pd.DataFrame:
+        """The annotations of one row (a slice; annotations are sorted by row)."""
+        rows = self.annotations["row"].to_numpy()
+        lo, hi = np.searchsorted(rows, [row, row + 1])
+        return self.annotations.iloc[lo:hi]
+
+
+def build_run(
+    name: str,
+    task: str,
+    rows: pd.DataFrame,
+    annotations: pd.DataFrame,
+    *,
+    classes: list[str] | None = None,
+    gt_label: np.ndarray | None = None,
+    pred_label: np.ndarray | None = None,
+    pred_confidence: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+    metrics: pd.DataFrame | None = None,
+    embeddings: np.ndarray | None = None,
+    embedding_mask: np.ndarray | None = None,
+    warnings: list[str] | None = None,
+) -> ModelRun:
+    """Make a ModelRun from clean tables: adds ``row`` and ``class_id`` to the
+    annotations and sorts them by row, then source (gt before pred).
+
+    ``annotations`` must reference only ids present in ``rows.data_row_id``;
+    a ``row`` column already holding each object's row position is trusted.
+    """
+    rows = rows.reset_index(drop=True)
+    ann = annotations.reset_index(drop=True)
+    if "row" in ann.columns:
+        pos = ann["row"].to_numpy()
+    else:
+        pos = pd.Index(rows["data_row_id"]).get_indexer(ann["data_row_id"])
+    if (pos < 0).any():
+        missing = ann["data_row_id"].to_numpy()[pos < 0][0]
+        raise ValueError(f"annotation references unknown data row {missing!r}")
+    if classes is None:
+        classes = sorted(set(ann["label"].astype(str).unique()))
+    class_id = pd.Index(classes).get_indexer(ann["label"].astype(str)).astype(np.int32)
+    ann = ann.assign(row=np.asarray(pos, dtype=np.int64), class_id=class_id)
+    src = (ann["source"].to_numpy() == "pred").astype(np.int8)
+    order = np.lexsort((src, ann["row"].to_numpy()))
+    ann = ann.iloc[order].reset_index(drop=True)
+    return ModelRun(
+        name=name,
+        task=task,
+        rows=rows,
+        annotations=ann,
+        classes=list(classes),
+        gt_label=gt_label,
+        pred_label=pred_label,
+        pred_confidence=pred_confidence,
+        probs=probs,
+        metrics=metrics if metrics is not None else pd.DataFrame(index=rows.index),
+        embeddings=embeddings,
+        embedding_mask=embedding_mask,
+        warnings=list(warnings or []),
+    )
