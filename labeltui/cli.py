@@ -7,6 +7,7 @@ exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -48,15 +49,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _ranked(args: argparse.Namespace, config):
-    from labeltui.engine.query import apply_query, parse_sort
+    """Scores and the view (index array) the filter and sort arguments select."""
+    from labeltui.engine.query import apply_query
     from labeltui.pipeline import scores_for
 
     scored = scores_for(config, _progress_printer(sys.stderr.isatty()), use_cache=not args.no_cache)
-    key, descending = parse_sort(args.sort)
-    view = apply_query(scored.scores, args.filter, key, descending)
-    if args.top is not None:
-        view = view[: args.top]
-    return scored, view
+    return scored, apply_query(scored.scores, args.filter, args.sort)
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
@@ -64,6 +62,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
     config = _load_config(args.config)
     scored, view = _ranked(args, config)
+    if args.top is not None:
+        view = view[: args.top]
     write_ranking(scored.scores, view, args.format, sys.stdout, title=config.name)
     return 0
 
@@ -83,6 +83,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         priority=args.priority,
         verdict=args.verdict,
         selected=args.selected,
+        top=args.top,
         filter_expr=args.filter,
         sort=args.sort,
         force=args.force,
@@ -92,8 +93,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_config(task: str, folder: Path | None) -> Path:
+    """The config of a demo run: the bundled copy in a source checkout, else one
+    generated (once) into ``folder`` or the user's cache folder."""
+    from labeltui.demo import write_demo
+
+    if folder is None:
+        bundled = Path(__file__).resolve().parent.parent / "demo" / task / "run.yaml"
+        if bundled.exists():
+            return bundled
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        folder = cache / "labeltui" / f"demo-{__version__}"
+        existing = folder / task / "run.yaml"
+        if existing.exists():
+            return existing
+    return write_demo(task, folder / task)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from labeltui.demo import demo_config
     from labeltui.report import write_ranking
     from labeltui.engine.query import apply_query
     from labeltui.pipeline import scores_for

@@ -33,7 +33,11 @@ def _score(run: ModelRun, config: Config) -> tuple[pd.DataFrame, pd.DataFrame | 
     from labeltui.engine.score import score_run
 
     scored = score_run(run, config)
-    return scored.scores, scored.objects
+    scores = scored.scores
+    if "global_key" not in scores.columns:
+        scores = scores.copy()
+        scores.insert(scores.columns.get_loc("data_row_id") + 1, "global_key", run.rows["global_key"].to_numpy())
+    return scores, scored.objects
 
 
 def scores_for(config: Config, progress: Progress | None = None, *, use_cache: bool = True, need_run: bool = False) -> Scored:
