@@ -35,8 +35,9 @@ class _Notes:
     stats: dict[str, int] = field(default_factory=dict)
 
     def warn(self, count: int, text: str) -> None:
+        """Add ``text`` when ``count`` > 0; ``{n}`` is the count, ``{s}``/``{es}`` plural endings."""
         if count:
-            self.warnings.append(text.format(n=count, s="" if count == 1 else "s"))
+            self.warnings.append(text.format(n=count, s="" if count == 1 else "s", es="" if count == 1 else "es"))
 
 
 def _read(source: Source, role: str, config: Config, gt: Loaded | None = None) -> Loaded:
@@ -98,7 +99,7 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
     is_box = ~np.isnan(x0)
     bad = is_box & ~((x1 > x0) & (y1 > y0))
     for src, name in (("gt", "ground-truth"), ("pred", "predicted")):
-        notes.warn(int((bad & (ann["source"].to_numpy() == src)).sum()), f"{{n}} {name} box{{s}} with zero or negative size dropped")
+        notes.warn(int((bad & (ann["source"].to_numpy() == src)).sum()), f"{{n}} {name} box{{es}} with zero or negative size dropped")
     ann = ann[~bad]
     w = rows["width"].to_numpy()[ann["row"].to_numpy()]
     h = rows["height"].to_numpy()[ann["row"].to_numpy()]
@@ -113,9 +114,9 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
             x0=np.where(outside, cx0, x0), y0=np.where(outside, cy0, y0),
             x1=np.where(outside, cx1, x1), y1=np.where(outside, cy1, y1),
         )
-        notes.warn(int(outside.sum()), "{n} box{s} extending outside the image clipped to it")
+        notes.warn(int(outside.sum()), "{n} box{es} extending outside the image clipped to it")
         gone = outside & ~((ann["x1"].to_numpy() > ann["x0"].to_numpy()) & (ann["y1"].to_numpy() > ann["y0"].to_numpy()))
-        notes.warn(int(gone.sum()), "{n} box{s} entirely outside the image dropped")
+        notes.warn(int(gone.sum()), "{n} box{es} entirely outside the image dropped")
         ann = ann[~gone]
     return ann
 

@@ -27,8 +27,8 @@ def write_ranking(scores: pd.DataFrame, view: np.ndarray, fmt: str, out: TextIO,
         table.to_csv(out, index=False, float_format="%.6g", lineterminator="\n")
     elif fmt == "jsonl":
         if len(table):
-            out.write(table.to_json(orient="records", lines=True, double_precision=6))
-            out.write("\n")
+            text = table.to_json(orient="records", lines=True, double_precision=6)
+            out.write(text if text.endswith("\n") else text + "\n")
     elif fmt == "table":
         _rich_table(table, out, title)
     else:
