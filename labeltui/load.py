@@ -171,7 +171,9 @@ def _metrics(tables: list[pd.DataFrame], ids: pd.Index, key_to_id: pd.Series, no
                 continue
             name = col if col not in out.columns else f"{col}_{len(out.columns)}"
             values = np.full(len(ids), np.nan)
-            values[pos] = kept[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            given = kept[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            known = ~np.isnan(given)  # a row named by id on one line and by global key on another
+            values[pos[known]] = given[known]
             out[name] = values
     return out
 
