@@ -1,0 +1,200 @@
+"""Benchmark the renderers (a script, not a pytest test).
+
+    python tests/perf/bench_render.py [--repeat 15]
+
+Prints wall and CPU medians (ms) of:
+
+- decoding a 4000x4000 JPEG (a typical ~2 MB and a detailed ~5.5 MB file)
+  for an 80x40-cell preview with draft mode (``decode_image``) vs without
+  (full decode + thumbnail, the baseline), and the whole preview (decode +
+  ``render_image``); target <= 60 ms;
+- ``render_image`` at 80x40 cells (demo image with its ~75 boxes, and zoomed),
+  with a cold and a warm style cache; target <= 30 ms;
+- ``rasterize`` of 1M points into 100x40 cells (target <= 30 ms) vs a naive
+  per-point Python loop timed on 10k points and scaled to 1M;
+- ``rasterize_values`` and ``render_scatter`` at the same size, and
+  ``render_spans`` of a demo sentence.
+
+CPU time is reported beside wall time because the reference machine is shared:
+when the load average is above the core count, wall time includes waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps
+from rich.console import Console, Group
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from labeltui.render.image import _COLORS, _SEGMENTS, compose_image, decode_image, render_image  # noqa: E402
+from labeltui.render.palette import Palette  # noqa: E402
+from labeltui.render.scatter import _BITS, rasterize, rasterize_values, render_scatter  # noqa: E402
+from labeltui.render.spans import render_spans  # noqa: E402
+
+CELLS = (80, 40)
+MAX_SIZE = (2 * CELLS[0], 4 * CELLS[1])  # decode at 2x the cell pixels: room for a zoom
+
+
+def measure(fn, repeat: int) -> tuple[float, float]:
+    """(wall, cpu) medians in ms over ``repeat`` runs after one warm-up."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - w) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
+def report(name: str, result: tuple[float, float], target: float | None = None, scale: float = 1.0) -> None:
+    wall, cpu = (v * scale for v in result)
+    goal = f"  (target <= {target:.0f} ms)" if target else ""
+    print(f"{name:58s} wall {wall:9.2f} ms   cpu {cpu:9.2f} ms{goal}")
+
+
+def big_jpeg(folder: Path, noise: float, name: str) -> Path:
+    """A 4000x4000 JPEG (q90); ``noise`` sets the detail, hence the file size
+    (entropy decoding, which draft mode cannot skip, grows with it)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:4000, 0:4000].astype(np.float32)
+    img = np.stack([(xx / 16) % 256, (yy / 16) % 256, ((xx + yy) / 32) % 256], axis=2)
+    img += rng.normal(0, noise, img.shape).astype(np.float32)
+    path = folder / name
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def decode_without_draft(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        img.load()  # decoded in full: a later draft() is a no-op
+        img = ImageOps.exif_transpose(img).convert("RGB")
+        img.thumbnail(MAX_SIZE)
+        return img
+
+
+def demo_boxes() -> tuple[Path, pd.DataFrame, int]:
+    det = ROOT / "demo" / "detection"
+    coco = json.loads((det / "annotations" / "val.json").read_text())
+    preds = json.loads((det / "predictions.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    rows = [("gt", a) for a in coco["annotations"] if a["image_id"] == 9]
+    rows += [("pred", a) for a in preds if a["image_id"] == 9]
+    table = pd.DataFrame(
+        {
+            "source": [s for s, _ in rows],
+            "label": [names[a["category_id"]] for _, a in rows],
+            "x0": [a["bbox"][0] for _, a in rows],
+            "y0": [a["bbox"][1] for _, a in rows],
+            "x1": [a["bbox"][0] + a["bbox"][2] for _, a in rows],
+            "y1": [a["bbox"][1] + a["bbox"][3] for _, a in rows],
+            "confidence": [a.get("score", np.nan) for _, a in rows],
+            "issue": "",
+        }
+    )
+    return det / "images" / "lot_009.jpg", table, len(rows) - 1
+
+
+def naive_raster(x, y, cat, cells, n_cat):
+    w, h = cells
+    x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
+    dots = np.zeros((h, w), np.uint8)
+    votes = np.zeros((h, w, n_cat), np.int64)
+    for xi, yi, ci in zip(x.tolist(), y.tolist(), cat.tolist()):
+        dc = min(int((xi - x0) / (x1 - x0) * 2 * w), 2 * w - 1)
+        dr = min(int((y1 - yi) / (y1 - y0) * 4 * h), 4 * h - 1)
+        dots[dr // 4, dc // 2] |= _BITS[dr % 4, dc % 2]
+        votes[dr // 4, dc // 2, ci] += 1
+    return dots, votes.argmax(axis=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    r = args.repeat
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; medians of {r} runs\n")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for noise, label in ((4.0, "typical photo"), (12.0, "detailed photo")):
+            path = big_jpeg(Path(tmp), noise, f"{noise:.0f}.jpg")
+            print(f"image preview: 4000x4000 JPEG, {label}, {path.stat().st_size / 1e6:.1f} MB; 80x40 cells")
+            baseline = measure(lambda: decode_without_draft(path), max(3, r // 3))
+            report("  decode, full decode + thumbnail (baseline)", baseline)
+            report("  decode_image, draft mode", measure(lambda: decode_image(path, MAX_SIZE), r))
+            whole = measure(lambda: render_image(decode_image(path, MAX_SIZE), None, cells=CELLS), r)
+            report("  decode_image + render_image (the whole preview)", whole, 60)
+
+    image, boxes, focus = demo_boxes()
+    decoded = decode_image(image, MAX_SIZE)
+    zoom = tuple(boxes.loc[focus, ["x0", "y0", "x1", "y1"]])
+
+    def warm(**kw) -> Group:
+        return render_image(decoded, boxes, cells=CELLS, focus=focus, **kw)
+
+    def cold() -> None:
+        _SEGMENTS.clear()
+        _COLORS.clear()
+        warm()
+
+    print(f"\nrender_image (demo lot_009.jpg, {len(boxes)} boxes, 80x40 cells)")
+    report("compose_image (pixel buffer with outlines)", measure(lambda: compose_image(decoded, boxes, cells=CELLS), r))
+    report("render_image, cold style cache (a new image)", measure(cold, r), 30)
+    report("render_image, warm (same image: toggles, focus moves)", measure(warm, r), 30)
+    report("render_image, zoomed to the focus box", measure(lambda: warm(zoom=zoom), r), 30)
+    out = warm()
+    console = Console(file=io.StringIO(), width=CELLS[0], color_system="truecolor", force_terminal=True)
+    report("Rich console output of it (ANSI text)", measure(lambda: console.print(out), r))
+
+    rng = np.random.default_rng(0)
+    n, cells = 1_000_000, (100, 40)
+    centers = rng.normal(size=(6, 2)) * 4
+    cat = rng.integers(0, 6, n)
+    x = centers[cat, 0] + rng.normal(size=n)
+    y = centers[cat, 1] + rng.normal(size=n)
+    bounds = (-4.0, -4.0, 4.0, 4.0)
+    print("\nscatter (1M points, 100x40 cells, 6 classes)")
+    report("rasterize", measure(lambda: rasterize(x, y, cat, cells=cells, n_categories=6), r), 30)
+    zoomed = measure(lambda: rasterize(x, y, cat, cells=cells, bounds=bounds, n_categories=6), r)
+    report("rasterize, zoomed bounds", zoomed, 30)
+    report("rasterize_values (score coloring)", measure(lambda: rasterize_values(x, y, x + y, cells=cells), r), 30)
+    k = 10_000
+    naive = measure(lambda: naive_raster(x[:k], y[:k], cat[:k], cells, 6), max(3, r // 3))
+    report(f"naive per-point loop ({k} points, scaled to 1M)", naive, scale=n / k)
+    raster = rasterize(x, y, cat, cells=cells, n_categories=6)
+    pal = Palette.for_classes([f"class_{i}" for i in range(6)])
+    scatter = measure(
+        lambda: render_scatter(raster, pal, marker=(0.0, 0.0), selection=(-1, -1, 1, 1), legend=list(pal.names)), r
+    )
+    report("render_scatter (marker, selection, legend)", scatter)
+
+    sentence = "Tickets for the Super Bowl in Nairobi sold out within an hour."
+    spans = pd.DataFrame(
+        {
+            "source": ["gt", "pred", "gt", "pred"],
+            "label": ["MISC", "MISC", "ORG", "LOC"],
+            "start": [16, 16, 30, 30],
+            "end": [26, 26, 37, 37],
+            "confidence": [np.nan, 0.9, np.nan, 0.97],
+            "issue": ["", "", "", "wrong_type"],
+        }
+    )
+    print("\nNER")
+    ner = measure(lambda: render_spans(sentence, spans, focus=3, width=80), r)
+    report("render_spans (one sentence, width 80)", ner)
+
+
+if __name__ == "__main__":
+    main()
