@@ -1,8 +1,8 @@
 """Score cache: scored tables kept as Parquet, keyed by input content and settings.
 
 The key is a hash of every input file's bytes (folders: every file in them,
-by relative name), the task, the matching and scoring settings and the tool
-version, so a changed input or setting recomputes and an unchanged one reopens
+by relative name), the task, the matching and scoring settings, the tool
+version and the scoring code itself, so a changed input or setting recomputes and an unchanged one reopens
 instantly. A cache that cannot be read or written is ignored (never an error).
 """
 
@@ -38,6 +38,17 @@ def _hash_path(h: "hashlib._Hash", path: Path) -> None:
         _hash_file(h, path)
 
 
+def _code_fingerprint() -> bytes:
+    """A digest of the code that produces scores (readers, assembly, engine), so a
+    changed engine never serves stale cached scores."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.blake2b(digest_size=16)
+    for p in sorted([root / "load.py", root / "run.py", *root.glob("formats/*.py"), *root.glob("engine/*.py")]):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.digest()
+
+
 def cache_key(config: Config) -> str:
     """A hex digest of the inputs' content and every setting that affects scores."""
     h = hashlib.blake2b(digest_size=16)
@@ -50,6 +61,7 @@ def cache_key(config: Config) -> str:
         "metrics": [m.format for m in config.metrics],
     }
     h.update(json.dumps(settings, sort_keys=True).encode())
+    h.update(_code_fingerprint())
     sources = [config.ground_truth, config.predictions, config.embeddings, *config.metrics]
     for s in sources:
         if s is None:
@@ -76,6 +88,16 @@ def load_cached(config: Config, key: str, name: str) -> pd.DataFrame | None:
         return None
 
 
+#: Cached tables kept per cache folder (older ones are removed).
+KEEP_ENTRIES = 8
+
+
+def _prune(folder: Path) -> None:
+    entries = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP_ENTRIES:]:
+        old.unlink(missing_ok=True)
+
+
 def store_cached(config: Config, key: str, name: str, table: pd.DataFrame) -> Path | None:
     """Write ``table`` atomically into the cache; returns the path, or None if not writable."""
     folder = cache_dir(config)
@@ -86,6 +108,7 @@ def store_cached(config: Config, key: str, name: str, table: pd.DataFrame) -> Pa
         table.to_parquet(tmp, index=False)
         final = folder / f"{key}-{name}.parquet"
         os.replace(tmp, final)
+        _prune(folder)
         return final
     except (OSError, ValueError, TypeError):
         try:

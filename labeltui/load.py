@@ -80,17 +80,21 @@ def _check_rows(rows: pd.DataFrame, source: Source) -> pd.DataFrame:
 
 
 def _resolve_assets(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Prefix relative image paths with the assets folder (vectorised string ops)."""
     if config.task == "ner" or "asset" not in rows.columns:
         return rows
-    base = config.assets or config.base_dir
-    asset = rows["asset"]
-    is_path = asset.map(
-        lambda a: isinstance(a, str) and not _URL.match(a) and a.lower().endswith(_IMAGE_EXT) and not Path(a).is_absolute()
-    ).astype(bool)
+    asset = rows["asset"].astype(object)
+    text = asset.where(asset.map(type) == str, "").astype(str)
+    is_path = (
+        text.str.lower().str.endswith(_IMAGE_EXT)
+        & ~text.str.match(_URL.pattern)
+        & ~text.str.startswith(("/", "~", "\\"))
+    ).to_numpy()
     if is_path.any():
-        asset = asset.copy()
-        asset[is_path] = [str(base / a) for a in asset[is_path]]
-        rows = rows.assign(asset=asset)
+        base = str(config.assets or config.base_dir).rstrip("/") + "/"
+        resolved = asset.to_numpy(copy=True)
+        resolved[is_path] = (base + text[is_path]).to_numpy()
+        rows = rows.assign(asset=resolved)
     return rows
 
 
@@ -124,6 +128,8 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
 def _clean_spans(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
     start, end = ann["start"].to_numpy(), ann["end"].to_numpy()
     is_span = start >= 0
+    if not is_span.any():
+        return ann
     text_len = rows["asset"].map(lambda t: len(t) if isinstance(t, str) else -1).to_numpy()[ann["row"].to_numpy()]
     bad = is_span & ((end <= start) | ((text_len >= 0) & (end > text_len)))
     if bad.any():

@@ -88,9 +88,12 @@ def build_run(
     if (pos < 0).any():
         missing = ann["data_row_id"].to_numpy()[pos < 0][0]
         raise ValueError(f"annotation references unknown data row {missing!r}")
+    codes, uniques = pd.factorize(ann["label"].to_numpy(dtype=object))
+    names = [str(u) for u in uniques]
     if classes is None:
-        classes = sorted(set(ann["label"].astype(str).unique()))
-    class_id = pd.Index(classes).get_indexer(ann["label"].astype(str)).astype(np.int32)
+        classes = sorted(set(names))
+    lut = np.append(pd.Index(classes).get_indexer(names), -1).astype(np.int32)
+    class_id = lut[codes]  # code -1 (a missing label) picks the appended -1
     ann = ann.assign(row=np.asarray(pos, dtype=np.int64), class_id=class_id)
     src = (ann["source"].to_numpy() == "pred").astype(np.int8)
     order = np.lexsort((src, ann["row"].to_numpy()))

@@ -17,7 +17,7 @@ DEMO = Path(__file__).resolve().parents[1] / "demo"
 
 @pytest.fixture
 def detection(tmp_path) -> Path:
-    shutil.copytree(DEMO / "detection", tmp_path / "detection")
+    shutil.copytree(DEMO / "detection", tmp_path / "detection", ignore=shutil.ignore_patterns(".labeltui-cache", "*.sqlite*", "batches"))
     return tmp_path / "detection" / "run.yaml"
 
 

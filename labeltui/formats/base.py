@@ -151,9 +151,9 @@ def make_annotations(
 
     df = pd.DataFrame(
         {
-            "data_row_id": ids,
-            "source": np.full(n, source, dtype=object),
-            "label": np.asarray(label, dtype=object),
+            "data_row_id": pd.Series(ids, dtype=object, copy=False),
+            "source": pd.Series(np.full(n, source, dtype=object), dtype=object, copy=False),
+            "label": pd.Series(np.asarray(label, dtype=object), dtype=object, copy=False),
             "x0": floats(x0),
             "y0": floats(y0),
             "x1": floats(x1),
@@ -161,12 +161,12 @@ def make_annotations(
             "start": ints(start),
             "end": ints(end),
             "confidence": floats(confidence),
-            "annotation_id": objs(annotation_id),
-            "polygon": objs(polygon),
+            "annotation_id": pd.Series(objs(annotation_id), dtype=object, copy=False),
+            "polygon": pd.Series(objs(polygon), dtype=object, copy=False),
         }
     )
     if global_key is not None:
-        df["global_key"] = objs(global_key)
+        df["global_key"] = pd.Series(objs(global_key), dtype=object, copy=False)
     return df
 
 
@@ -182,16 +182,16 @@ def make_classifications(
     n = len(ids)
     df = pd.DataFrame(
         {
-            "data_row_id": ids,
-            "source": np.full(n, source, dtype=object),
-            "label": np.asarray(label, dtype=object),
+            "data_row_id": pd.Series(ids, dtype=object, copy=False),
+            "source": pd.Series(np.full(n, source, dtype=object), dtype=object, copy=False),
+            "label": pd.Series(np.asarray(label, dtype=object), dtype=object, copy=False),
             "confidence": np.full(n, np.nan)
             if confidence is None
             else np.asarray(confidence, dtype=np.float64),
         }
     )
     if global_key is not None:
-        df["global_key"] = np.asarray(global_key, dtype=object)
+        df["global_key"] = pd.Series(np.asarray(global_key, dtype=object), dtype=object, copy=False)
     return df
 
 
