@@ -102,9 +102,11 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
     x0, y0, x1, y1 = (ann[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
     is_box = ~np.isnan(x0)
     bad = is_box & ~((x1 > x0) & (y1 > y0))
-    for src, name in (("gt", "ground-truth"), ("pred", "predicted")):
-        notes.warn(int((bad & (ann["source"].to_numpy() == src)).sum()), f"{{n}} {name} box{{es}} with zero or negative size dropped")
-    ann = ann[~bad]
+    if bad.any():
+        source = ann["source"].to_numpy()
+        for src, name in (("gt", "ground-truth"), ("pred", "predicted")):
+            notes.warn(int((bad & (source == src)).sum()), f"{{n}} {name} box{{es}} with zero or negative size dropped")
+        ann = ann[~bad]
     w = rows["width"].to_numpy()[ann["row"].to_numpy()]
     h = rows["height"].to_numpy()[ann["row"].to_numpy()]
     x0, y0, x1, y1 = (ann[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
@@ -112,16 +114,24 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
     with np.errstate(invalid="ignore"):
         outside = known & ((x0 < 0) | (y0 < 0) | (x1 > w) | (y1 > h))
     if outside.any():
-        cx0, cy0 = np.clip(x0, 0, w), np.clip(y0, 0, h)
-        cx1, cy1 = np.clip(x1, 0, w), np.clip(y1, 0, h)
-        ann = ann.assign(
-            x0=np.where(outside, cx0, x0), y0=np.where(outside, cy0, y0),
-            x1=np.where(outside, cx1, x1), y1=np.where(outside, cy1, y1),
-        )
-        notes.warn(int(outside.sum()), "{n} box{es} extending outside the image clipped to it")
-        gone = outside & ~((ann["x1"].to_numpy() > ann["x0"].to_numpy()) & (ann["y1"].to_numpy() > ann["y0"].to_numpy()))
-        notes.warn(int(gone.sum()), "{n} box{es} entirely outside the image dropped")
-        ann = ann[~gone]
+        i = np.flatnonzero(outside)
+        wi, hi = w[i], h[i]
+        clipped = {
+            "x0": np.clip(x0[i], 0, wi), "y0": np.clip(y0[i], 0, hi),
+            "x1": np.clip(x1[i], 0, wi), "y1": np.clip(y1[i], 0, hi),
+        }
+        columns = {}
+        for col, values in clipped.items():
+            columns[col] = ann[col].to_numpy(copy=True)
+            columns[col][i] = values
+        ann = ann.assign(**columns)
+        notes.warn(len(i), "{n} box{es} extending outside the image clipped to it")
+        gone = i[~((clipped["x1"] > clipped["x0"]) & (clipped["y1"] > clipped["y0"]))]
+        if len(gone):
+            notes.warn(len(gone), "{n} box{es} entirely outside the image dropped")
+            keep = np.ones(len(ann), dtype=bool)
+            keep[gone] = False
+            ann = ann[keep]
     return ann
 
 
@@ -139,7 +149,8 @@ def _clean_spans(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
             f"{{n}} span{{s}} outside the text or empty dropped (first: row {ann['data_row_id'].iloc[i]!r} "
             f"[{start[i]}, {end[i]}) in a text of {text_len[i]} characters)",
         )
-    return ann[~bad]
+        ann = ann[~bad]
+    return ann
 
 
 def _clean_confidence(ann: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
@@ -243,17 +254,19 @@ def load_run(config: Config, progress: Progress | None = None) -> ModelRun:
     key_to_id = pd.Series(rows["data_row_id"].to_numpy()[keys.notna().to_numpy()], index=keys[keys.notna()].to_numpy())
     key_to_id = key_to_id[~key_to_id.index.duplicated()]
 
-    parts = [gt.annotations[gt.annotations["source"] == "gt"]]
+    def of_source(table: pd.DataFrame, source: str) -> pd.DataFrame:
+        mask = table["source"].to_numpy() == source
+        return table if mask.all() else table[mask]
+
+    gt_ann, gt_pos = _attach(of_source(gt.annotations, "gt"), ids, key_to_id, "ground-truth object", notes)
+    parts, positions = [gt_ann], [gt_pos]
     if p is not None:
-        parts.append(pred.annotations[pred.annotations["source"] == "pred"])
+        pr_ann, pr_pos = _attach(of_source(pred.annotations, "pred"), ids, key_to_id, "prediction", notes)
+        parts.append(pr_ann)
+        positions.append(pr_pos)
     ann = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    if ann.empty:
-        ann = empty_annotations()
-    gt_ann, gt_pos = _attach(ann[ann["source"] == "gt"], ids, key_to_id, "ground-truth object", notes)
-    pr_ann, pr_pos = _attach(ann[ann["source"] == "pred"], ids, key_to_id, "prediction", notes)
-    ann = pd.concat([gt_ann, pr_ann], ignore_index=True)
     ann = ann.drop(columns=[c for c in ("global_key",) if c in ann.columns])
-    ann["row"] = np.concatenate([gt_pos, pr_pos]).astype(np.int64)
+    ann["row"] = np.concatenate(positions).astype(np.int64)
 
     has_boxes = bool((~np.isnan(ann["x0"].to_numpy())).any())
     has_spans = bool((ann["start"].to_numpy() >= 0).any())
@@ -265,18 +278,22 @@ def load_run(config: Config, progress: Progress | None = None) -> ModelRun:
     ann = _clean_spans(ann, rows, notes)
     ann = _clean_confidence(ann, notes)
 
-    gt_classes = set(ann.loc[ann["source"] == "gt", "label"].astype(str).unique())
-    gt_classes |= set(gt.classifications.loc[gt.classifications["source"] == "gt", "label"].astype(str).unique())
-    pred_labels = pd.concat(
-        [ann.loc[ann["source"] == "pred", "label"], pred.classifications.loc[pred.classifications["source"] == "pred", "label"]]
-    ).astype(str)
-    extra = pred_labels[~pred_labels.isin(gt_classes)]
-    if not extra.empty:
-        counts = extra.value_counts()
+    def labels_of(table: pd.DataFrame, source: str) -> set[str]:
+        return {str(v) for v in pd.unique(of_source(table, source)["label"].to_numpy(dtype=object))}
+
+    gt_classes = labels_of(ann, "gt") | labels_of(gt.classifications, "gt")
+    pred_ann_labels = of_source(ann, "pred")["label"].to_numpy(dtype=object)
+    pred_cls_labels = of_source(pred.classifications, "pred")["label"].to_numpy(dtype=object)
+    pred_labels = pd.Series(np.concatenate([pred_ann_labels, pred_cls_labels]), dtype=object)
+    codes, uniques = pd.factorize(pred_labels)
+    extra = [str(u) for u in uniques if str(u) not in gt_classes]
+    if extra:
+        counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(uniques)), index=[str(u) for u in uniques])[extra]
+        counts = counts.sort_values(ascending=False, kind="stable")
         listed = ", ".join(f"{k!r} ({v})" for k, v in counts.head(5).items())
         notes.warnings.append(f"{len(counts)} class(es) appear only in predictions, kept: {listed}")
     prob_classes = [c for c in (pred.probs.columns if pred.probs is not None else []) if c not in ("data_row_id", "global_key")]
-    classes = sorted(gt_classes | set(pred_labels.unique()) | set(map(str, prob_classes)))
+    classes = sorted(gt_classes | {str(u) for u in uniques} | set(map(str, prob_classes)))
 
     step("collecting metrics", 0.75)
     read = [gt] if pred is gt else [gt, pred]
