@@ -49,6 +49,8 @@ class Scoring:
     ambiguous_margin: float = 0.1  # classification: top-2 probability margin below this is ambiguous
     knn_k: int = 10  # embedding neighbours
     knn_weight: float = 0.3  # weight of kNN disagreement when embeddings exist (0 disables)
+    label_error_rate: float = 0.05  # prior share of wrong labels: turns model evidence into a probability (0.5: score = model precision)
+    span_type_iou: float = 0.5  # NER: a prediction of another type overlapping a GT span this much (char IoU) is wrong_type, less is boundary
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ No UI and no I/O here. The shared contract between the modules:
   - ``issue``: the object's issue type (see ``ISSUE_TYPES``) or ``""``;
   - ``suspicion``: float in [0, 1], how likely this object reveals a label
     mistake (0 for objects with no issue).
+  - detection also gives ``issue_partner``: the ground-truth box a
+    ``wrong_class`` / ``bad_location`` prediction disputes, -1 otherwise.
 
 * Per-row scores (``score.score_run``) are one DataFrame aligned to
   ``run.rows`` with ``data_row_id``, ``score`` (in [0, 1]), ``issue`` (the
