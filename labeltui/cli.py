@@ -110,12 +110,29 @@ def demo_config(task: str, folder: Path | None) -> Path:
     return write_demo(task, folder / task)
 
 
+def _open_app(config_path: str, reviewer: str | None = None, use_cache: bool = True) -> int:
+    from labeltui.tui import LabelTuiApp
+
+    app = LabelTuiApp(config_path, reviewer=reviewer, use_cache=use_cache)
+    app.run()
+    if app.load_error:
+        print(f"labeltui: error: {app.load_error}", file=sys.stderr)
+    return app.return_code or 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    return _open_app(args.config, reviewer=args.reviewer, use_cache=not args.no_cache)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    config_path = demo_config(args.task, Path(args.dir) if args.dir else None)
+    if not args.print and sys.stdout.isatty() and sys.stdin.isatty():
+        return _open_app(str(config_path))
+
     from labeltui.report import write_ranking
     from labeltui.engine.query import apply_query
     from labeltui.pipeline import scores_for
 
-    config_path = demo_config(args.task, Path(args.dir) if args.dir else None)
     config = _load_config(str(config_path))
     scored = scores_for(config, _progress_printer(sys.stderr.isatty()))
     view = apply_query(scored.scores, None, "score", True)[: args.top]
@@ -131,11 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labeltui {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="score a bundled demo model run and show its top suspects")
+    p = sub.add_parser("demo", help="open a bundled demo model run in the review app (--print: its top suspects)")
     p.add_argument("--task", choices=("detection", "ner", "classification"), default="detection")
     p.add_argument("--dir", help="folder to write the demo run into (default: the bundled copy)")
-    p.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    p.add_argument("--print", action="store_true", help="print the top suspects as a table instead of opening the app")
+    p.add_argument("--top", type=int, default=20, help="rows to print with --print (default 20)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("open", help="review a model run in the terminal app")
+    p.add_argument("config", help="the run's config YAML")
+    p.add_argument("--reviewer", help="name recorded with your verdicts (default: review.reviewer, $LABELTUI_REVIEWER, login)")
+    p.add_argument("--no-cache", action="store_true", help="recompute scores even if cached")
+    p.set_defaults(func=cmd_open)
 
     p = sub.add_parser("validate", help="load a run, print a summary and warnings; exit 1 on errors")
     p.add_argument("config", help="the run's config YAML")

@@ -271,7 +271,7 @@ class BoxTable:
 def _column(boxes: pd.DataFrame, name: str, default) -> np.ndarray:
     if name not in boxes.columns:
         return np.full(len(boxes), default, dtype=object)
-    values = boxes[name].to_numpy(dtype=object)
+    values = boxes[name].to_numpy(dtype=object, copy=True)
     values[pd.isna(values)] = default
     return values
 

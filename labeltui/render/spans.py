@@ -126,7 +126,7 @@ def _records(spans: pd.DataFrame | None, offset: int, n: int, show_gt: bool, sho
     def column(name: str, default) -> list:
         if name not in cols:
             return [default] * m
-        values = spans[name].to_numpy(dtype=object)
+        values = spans[name].to_numpy(dtype=object, copy=True)
         values[pd.isna(values)] = default
         return values.tolist()
 

@@ -1,0 +1,178 @@
+"""What the preview pane draws for a row, built off the UI thread.
+
+:func:`build_preview` turns a :class:`PreviewRequest` into a Rich renderable:
+the image with its boxes (decoded through a small shared LRU cache), the NER
+text with its spans, or the classification bars. It runs in a worker thread;
+nothing here touches Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from labeltui.render.bars import NAME_MAX, render_class_bars
+from labeltui.render.image import DecodedImage, PreviewError, decode_image, placeholder, render_image, zoom_region
+from labeltui.render.spans import GUTTER, render_spans, window_around
+
+SOURCES = ("both", "gt", "pred")  # what `t` cycles through
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Everything needed to draw one row's preview at one size."""
+
+    pos: int
+    kind: str  # "image" | "text" | "none"
+    asset: str
+    cells: tuple[int, int]
+    boxes: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, hash=False)
+    focus: int = -1
+    zoom: bool = False
+    sources: str = "both"
+    overlays: bool = True
+    task: str = "detection"
+    classes: tuple[str, ...] = ()
+    probs: np.ndarray | None = field(default=None, compare=False, hash=False)
+    given: int = -1
+    predicted: int = -1
+    pred_confidence: float = float("nan")
+
+    @property
+    def key(self) -> tuple:
+        return (self.pos, self.kind, self.cells, self.focus, self.zoom, self.sources, self.overlays)
+
+
+class ImageCache:
+    """A thread-safe LRU of decoded images keyed by (path, size, region)."""
+
+    def __init__(self, size: int = 24) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, DecodedImage | PreviewError] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, max_size: tuple[int, int], region: tuple | None = None) -> DecodedImage:
+        """The decoded image (decoding it on a miss); raises PreviewError, also cached."""
+        key = (path, max_size, region)
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+        if item is None:
+            try:
+                item = decode_image(path, max_size, region=region)
+            except PreviewError as err:
+                item = err
+            with self._lock:
+                self._items[key] = item
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        if isinstance(item, PreviewError):
+            raise item
+        return item
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._items
+
+
+def decode_size(cells: tuple[int, int]) -> tuple[int, int]:
+    """Pixels to decode for a pane of ``cells``: two pixels per cell row, rounded up to
+    a multiple of 64 so small resizes reuse the cache."""
+    w, h = cells[0], cells[1] * 2
+    return ((w + 63) // 64 * 64, (h + 63) // 64 * 64)
+
+
+def is_image_path(asset: str) -> bool:
+    """True when the asset names an image file (not inline text)."""
+    return len(asset) < 4096 and "\n" not in asset and Path(asset).suffix.lower() in {
+        ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+    }
+
+
+def build_preview(request: PreviewRequest, cache: ImageCache) -> RenderableType:
+    """The renderable for ``request`` (never raises for a bad asset: shows a placeholder)."""
+    w, h = request.cells
+    if request.kind == "none":
+        return placeholder(request.asset or "no data for this row", (w, h))
+    if request.task == "classification":
+        return _classification(request, cache)
+    if request.kind == "text":
+        return _ner(request)
+    return _image(request, cache, (w, h))
+
+
+def _image(request: PreviewRequest, cache: ImageCache, cells: tuple[int, int]) -> RenderableType:
+    try:
+        decoded = cache.get(request.asset, decode_size(cells))
+    except PreviewError as err:
+        return placeholder(err.reason, cells)
+    boxes = request.boxes if request.overlays else None
+    focus = request.focus if request.focus >= 0 else None
+    zoom = None
+    if request.zoom and focus is not None and not request.boxes.empty:
+        row = request.boxes.iloc[focus]
+        zoom = (float(row["x0"]), float(row["y0"]), float(row["x1"]), float(row["y1"]))
+        region = zoom_region(decoded, zoom, (cells[0], cells[1] * 2))
+        try:
+            decoded = cache.get(request.asset, decode_size(cells), tuple(round(v, 1) for v in region))
+        except PreviewError as err:
+            return placeholder(err.reason, cells)
+    return render_image(
+        decoded,
+        boxes,
+        cells=cells,
+        focus=focus,
+        zoom=zoom,
+        show_gt=request.sources in ("both", "gt"),
+        show_pred=request.sources in ("both", "pred"),
+        labels=request.overlays,
+    )
+
+
+def _ner(request: PreviewRequest) -> RenderableType:
+    w, h = request.cells
+    focus = request.focus if request.focus >= 0 and request.overlays else None
+    spans = request.boxes if request.overlays else request.boxes.iloc[:0]
+    text, offset = request.asset, 0
+    # a text line takes up to three rows (GT tags, text, predicted tags); the legend a few more
+    room = max(1, (h - 4) // 3) * max(8, w - GUTTER)
+    if len(text) > room:
+        if focus is not None:
+            start, end = int(spans["start"].iat[focus]), int(spans["end"].iat[focus])
+        else:
+            start = end = 0
+        offset, text = window_around(text, start, end, room)
+    return render_spans(
+        text,
+        spans,
+        focus=focus,
+        show_gt=request.sources in ("both", "gt"),
+        show_pred=request.sources in ("both", "pred"),
+        width=w,
+        offset=offset,
+        classes=request.classes or None,
+    )
+
+
+def _classification(request: PreviewRequest, cache: ImageCache) -> RenderableType:
+    w, h = request.cells
+    bars = render_class_bars(
+        list(request.classes),
+        request.probs,
+        given=request.given,
+        predicted=request.predicted,
+        pred_confidence=request.pred_confidence,
+        width=max(4, min(40, w - NAME_MAX - 10)),
+    )
+    n_bar_lines = min(len(request.classes), 5) + 3
+    if request.kind == "image":
+        return Group(bars, _image(request, cache, (w, max(3, h - n_bar_lines))))
+    return Group(bars, Text(""), Text(request.asset, overflow="fold"))

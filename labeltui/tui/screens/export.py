@@ -1,0 +1,138 @@
+"""The export dialog: which rows, flavour, batch name and priority; shows what was written."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+
+from labeltui.engine.query import sort_view
+from labeltui.errors import LoadError
+from labeltui.tui.session import VERDICT_CODE, Session
+
+FLAVOURS = {"json": ".json", "csv": ".csv", "labelbox": ".labelbox.json"}
+SCOPES = ("errors", "selected", "shown")
+
+
+def safe_name(text: str) -> str:
+    """A batch name usable as a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "batch"
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Write a batch manifest with :func:`labeltui.exporting.export_batch`; dismisses with
+    a "wrote N rows to PATH" message, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog-cancel")]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+        self.default_name = safe_name(f"{session.config.name}-errors-{stamp}")
+
+    def counts(self) -> dict[str, int]:
+        s = self.session
+        return {
+            "errors": int((s.verdict == VERDICT_CODE["error"]).sum()),
+            "selected": int(s.selected.sum()),
+            "shown": len(s.view),
+        }
+
+    def compose(self) -> ComposeResult:
+        counts = self.counts()
+        first = "errors" if counts["errors"] else ("selected" if counts["selected"] else "shown")
+        with Vertical(classes="dialog", id="export-dialog"):
+            yield Label("[b]Export a batch manifest[/b]  (enter exports, escape cancels)", markup=True)
+            with RadioSet(id="export-scope"):
+                yield RadioButton(f"rows marked as errors ({counts['errors']:,})", value=first == "errors", id="scope-errors")
+                yield RadioButton(f"selected rows ({counts['selected']:,})", value=first == "selected", id="scope-selected")
+                yield RadioButton(f"every row the filter shows ({counts['shown']:,})", value=first == "shown", id="scope-shown")
+            with Horizontal(classes="field"):
+                yield Label("flavour ", classes="field-label")
+                yield Select([(f, f) for f in FLAVOURS], value="json", allow_blank=False, id="export-format")
+                yield Label(" priority ", classes="field-label")
+                yield Select([(str(p), p) for p in range(1, 6)], value=5, allow_blank=False, id="export-priority")
+            with Horizontal(classes="field"):
+                yield Label("name ", classes="field-label")
+                yield Input(self.default_name, id="export-name")
+            yield Static("", id="export-target")
+            with Horizontal(classes="buttons"):
+                yield Button("Export", variant="primary", id="export-go")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self._show_target()
+
+    def scope(self) -> str:
+        pressed = self.query_one(RadioSet).pressed_button
+        return pressed.id.removeprefix("scope-") if pressed is not None and pressed.id else "errors"
+
+    def target(self) -> Path:
+        fmt = str(self.query_one("#export-format", Select).value)
+        name = safe_name(self.query_one("#export-name", Input).value)
+        return Path(self.session.config.export_dir) / f"{name}{FLAVOURS[fmt]}"
+
+    def _show_target(self) -> None:
+        n = self.counts()[self.scope()]
+        self.query_one("#export-target", Static).update(f"{n:,} rows → {self.target()}")
+
+    def on_radio_set_changed(self) -> None:
+        self._show_target()
+
+    def on_select_changed(self) -> None:
+        self._show_target()
+
+    def on_input_changed(self) -> None:
+        self._show_target()
+
+    def on_input_submitted(self) -> None:
+        self.export()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "export-go":
+            self.export()
+        else:
+            self.dismiss(None)
+
+    def export(self) -> None:
+        """Write the manifest; on success dismiss with where it went, else show the error."""
+        from labeltui.exporting import export_batch
+
+        s = self.session
+        scope = self.scope()
+        if scope == "shown":
+            view, filter_expr = s.view, s.filter_expr or None
+        else:
+            key = s.sort_key if s.sort_key in s.scores.columns else "score"
+            view, filter_expr = sort_view(s.scores, np.arange(s.n_rows), key, s.descending), None
+        name = safe_name(self.query_one("#export-name", Input).value)
+        fmt = str(self.query_one("#export-format", Select).value)
+        try:
+            written, n = export_batch(
+                s.config,
+                s.scores,
+                view,
+                output=self.target(),
+                fmt=fmt,
+                name=name,
+                priority=int(self.query_one("#export-priority", Select).value),
+                verdict="error" if scope == "errors" else None,
+                selected=scope == "selected",
+                filter_expr=filter_expr,
+                sort=f"{s.sort_key}:{'desc' if s.descending else 'asc'}",
+                force=False,
+            )
+        except LoadError as err:
+            self.query_one("#export-target", Static).update(Text.assemble(("not written: ", "bold"), str(err)))
+            return
+        where = ", ".join(str(p) for p in written)
+        self.dismiss(f"wrote {n:,} rows to {where}")

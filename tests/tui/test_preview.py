@@ -1,0 +1,113 @@
+"""The detail pane's previews and their keys on the three demo runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from labeltui.tui.previews import SOURCES
+from tests.tui.conftest import drive, scored_demo, settle, widget_text
+
+
+def preview_text(screen) -> str:
+    preview = screen.detail.preview
+    return "\n".join(preview.render_line(y).text for y in range(preview.size.height))
+
+
+def test_image_preview_keys(make_app):
+    app = make_app("detection")
+
+    async def script(pilot, screen):
+        detail = screen.detail
+        assert detail.preview.shown_key is not None and not detail.preview.stale
+        text = preview_text(screen)
+        assert "▀" in text and "★" in text  # half-block pixels and the emphasised issue object
+        first_key = detail.preview.shown_key
+        focus = detail.focus
+        assert focus >= 0 and detail.boxes["issue"].iat[focus] != ""
+        await pilot.press("z")
+        await settle(pilot)
+        assert detail.zoom and detail.preview.shown_key != first_key
+        await pilot.press("z")
+        await settle(pilot)
+        assert not detail.zoom and detail.preview.shown_key == first_key
+        seen = []
+        for _ in SOURCES:
+            await pilot.press("t")
+            seen.append(detail.sources)
+        assert seen == ["gt", "pred", "both"]
+        await pilot.press("t")
+        await settle(pilot)
+        assert "pred hidden" in preview_text(screen)
+        await pilot.press("t", "t", "h")
+        await settle(pilot)
+        assert not detail.overlays and "★" not in preview_text(screen)
+        await pilot.press("h")
+        assert detail.overlays
+        order = detail.order
+        await pilot.press("tab")
+        assert detail.focus == order[1]
+        await pilot.press("right_square_bracket")
+        assert detail.focus == order[2]
+        await pilot.press("left_square_bracket", "shift+tab")
+        assert detail.focus == order[0]
+        await settle(pilot)
+        assert "★" in widget_text(screen.query_one("#row-info"))
+        view = screen.session.view
+        detail.show_row(int(view[1]), [])
+        assert detail.preview.stale and "▀" not in preview_text(screen)  # no old picture under new facts
+        await settle(pilot)
+        assert not detail.preview.stale and detail.preview.shown_key[0] == view[1]
+
+    drive(app, script, size=(120, 40))
+
+
+def test_missing_image_shows_a_placeholder_and_the_list_keeps_working(make_app, tmp_path):
+    config, scored = scored_demo("detection")
+    top = int(scored.scores["score"].idxmax())
+    rows = scored.run.rows.copy()
+    rows.loc[top, "asset"] = str(tmp_path / "gone.jpg")
+    broken = dataclasses.replace(scored, run=dataclasses.replace(scored.run, rows=rows))
+    app = make_app("detection")
+    app.scored = broken
+
+    async def script(pilot, screen):
+        assert screen.session.view[0] == top
+        assert "image not found" in preview_text(screen)
+        await pilot.press("x", "k")
+        await settle(pilot)
+        assert screen.session.counts()["error"] == 1
+        assert "image not found" in preview_text(screen)
+
+    drive(app, script)
+
+
+def test_ner_preview_shows_spans_around_the_disagreement(make_app):
+    app = make_app("ner")
+
+    async def script(pilot, screen):
+        s = screen.session
+        pos = int(s.view[0])
+        text = preview_text(screen)
+        sentence = str(s.run.rows["asset"].iat[pos])
+        assert sentence.split()[0] in text
+        assert "gt" in text and "pred" in text and "★" in text
+        issue = str(s.scores["issue"].iat[pos])
+        assert issue in text
+
+    drive(app, script, size=(120, 40))
+
+
+def test_classification_preview_shows_class_bars(make_app):
+    app = make_app("classification")
+
+    async def script(pilot, screen):
+        s = screen.session
+        pos = int(s.view[0])
+        text = preview_text(screen)
+        given = s.run.classes[s.run.gt_label[pos]]
+        predicted = s.run.classes[s.run.pred_label[pos]]
+        assert "given" in text and given in text and predicted in text
+        assert "█" in text  # probability bars
+        assert "disagree" in text
+
+    drive(app, script, size=(120, 40))
