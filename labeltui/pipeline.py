@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from labeltui.cache import cache_key, load_cached, store_cached
@@ -29,14 +30,32 @@ class Scored:
     from_cache: bool
 
 
+def row_classes(run: ModelRun) -> np.ndarray:
+    """Per row, the sorted names of the classes among its GT and predicted
+    objects joined by ``|`` (what ``"car" in classes`` filters on)."""
+    n_cls = max(len(run.classes), 1)
+    ann = run.annotations
+    keys = np.unique(ann["row"].to_numpy() * n_cls + ann["class_id"].to_numpy())
+    keys = keys[keys >= 0]
+    rows, cls = keys // n_cls, keys % n_cls
+    names = np.asarray(run.classes, dtype=object)[cls] if len(run.classes) else np.empty(0, dtype=object)
+    out = np.full(run.n_rows, "", dtype=object)
+    bounds = np.flatnonzero(np.diff(rows)) + 1
+    for chunk_rows, chunk_names in zip(np.split(rows, bounds), np.split(names, bounds)):
+        if len(chunk_rows):
+            out[chunk_rows[0]] = "|".join(sorted(chunk_names))
+    return out
+
+
 def _score(run: ModelRun, config: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     from labeltui.engine.score import score_run
 
     scored = score_run(run, config)
-    scores = scored.scores
+    scores = scored.scores.copy()
     if "global_key" not in scores.columns:
-        scores = scores.copy()
         scores.insert(scores.columns.get_loc("data_row_id") + 1, "global_key", run.rows["global_key"].to_numpy())
+    if run.task != "classification" and "classes" not in scores.columns:
+        scores.insert(scores.columns.get_loc("label") + 1, "classes", row_classes(run))
     return scores, scored.objects
 
 

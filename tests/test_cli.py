@@ -108,3 +108,10 @@ def test_export_labelbox_flavour_from_the_ranking(capsys, detection, tmp_path):
 def test_export_with_nothing_to_export_fails_cleanly(capsys, detection, tmp_path):
     code, _, err = run_cli(capsys, "export", str(detection), "-o", str(tmp_path / "x.json"), "--verdict", "error")
     assert code == 1 and "no rows to export" in err and err.count("\n") == 1
+
+
+def test_rank_filters_on_the_rows_classes(capsys, detection):
+    code, out, _ = run_cli(capsys, "rank", str(detection), "--filter", '"truck" in classes and issue == "wrong_class"', "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows
+    assert all("truck" in r["classes"].split("|") and r["issue"] == "wrong_class" for r in rows)
