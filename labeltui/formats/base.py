@@ -195,14 +195,19 @@ def make_classifications(
     return df
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, or raise a LoadError saying where it is not UTF-8."""
+def read_bytes(path: Path, what: str = "a file") -> bytes:
+    """The file's bytes, or a LoadError for a folder or an unreadable file."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except IsADirectoryError:
-        raise LoadError("is a directory, expected a file", path=path) from None
+        raise LoadError(f"is a directory, expected {what}", path=path) from None
     except OSError as exc:
         raise LoadError(f"cannot read: {exc.strerror or exc}", path=path) from None
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, or raise a LoadError saying where it is not UTF-8."""
+    raw = read_bytes(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

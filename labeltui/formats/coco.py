@@ -27,7 +27,7 @@ import pyarrow.json as pj
 
 from labeltui.errors import LoadError
 from labeltui.formats import ReadContext
-from labeltui.formats.base import Loaded, gc_paused, load_json, make_annotations, make_rows
+from labeltui.formats.base import Loaded, gc_paused, load_json, make_annotations, make_rows, read_bytes
 
 try:
     import orjson as _orjson
@@ -70,12 +70,7 @@ class _Gt:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise LoadError("is a directory, expected a COCO JSON file", path=path) from None
-    except OSError as exc:
-        raise LoadError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    raw = read_bytes(path, "a COCO JSON file")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if _NON_SPACE.search(raw) is None:
