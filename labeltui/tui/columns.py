@@ -242,6 +242,8 @@ def layout(candidates: list[Column], width: int, sort_key: str, session: Session
     if shown_as not in ("data_row_id", "score", "issue"):
         match = [c for c in cols if c.name == shown_as]
         sorted_col = match[0] if match else sort_column(session, sort_key)
+        # room for the direction arrow after the title
+        sorted_col = dataclasses.replace(sorted_col, width=max(sorted_col.width, cell_len(sorted_col.title) + 1))
         cols = [c for c in cols if c.name != shown_as]
         cols.insert(2, sorted_col)
     keep: list[Column] = []

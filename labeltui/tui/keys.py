@@ -62,18 +62,42 @@ REVIEW_KEYS: tuple[Key, ...] = (
     Key("toggle-overlays", "h", "toggle_overlays", "Hide or show all overlays", "Preview"),
     Key("next-object", "tab,right_square_bracket", "cycle_object(1)", "Next object of the row", "Preview"),
     Key("prev-object", "shift+tab,left_square_bracket", "cycle_object(-1)", "Previous object of the row", "Preview"),
+    Key("projector", "p", "toggle_projector", "Show the embedding projector and focus it (again: hide it)", "Projector", "projector"),
+    Key("gallery", "w", "gallery", "Gallery: the page as small previews (arrows move, enter opens)", "App"),
+    Key("summary", "m", "summary", "Summary: per-class TP/FP/FN, confusions, score histogram (enter filters)", "App"),
     Key("export", "e", "export", "Export a batch manifest", "App", "export"),
     Key("help", "question_mark", "help", "Show every key", "App", "help"),
     Key("cancel", "escape", "cancel", "Leave range mode", "App"),
     Key("quit", "q", "app.quit", "Quit (everything is saved)", "App", "quit"),
 )
 
-KEY_IDS = frozenset(k.id for k in REVIEW_KEYS)
+#: Keys of the projector pane while it has focus (the review keys above work there too unless shadowed).
+PROJECTOR_KEYS: tuple[Key, ...] = (
+    Key("projector-left", "h,left", "step(-1,0)", "Cursor to the nearest point on the left", "Projector pane"),
+    Key("projector-down", "j,down", "step(0,1)", "Cursor to the nearest point below", "Projector pane"),
+    Key("projector-up", "k,up", "step(0,-1)", "Cursor to the nearest point above", "Projector pane"),
+    Key("projector-right", "l,right", "step(1,0)", "Cursor to the nearest point on the right", "Projector pane"),
+    Key("projector-pan-left", "H,shift+left", "pan(-1,0)", "Pan left", "Projector pane"),
+    Key("projector-pan-down", "J,shift+down", "pan(0,1)", "Pan down", "Projector pane"),
+    Key("projector-pan-up", "K,shift+up", "pan(0,-1)", "Pan up", "Projector pane"),
+    Key("projector-pan-right", "L,shift+right", "pan(1,0)", "Pan right", "Projector pane"),
+    Key("projector-zoom-in", "plus,equals_sign", "zoom(2.0)", "Zoom in around the cursor", "Projector pane", "zoom"),
+    Key("projector-zoom-out", "minus,underscore", "zoom(0.5)", "Zoom out", "Projector pane"),
+    Key("projector-fit", "f", "fit", "Show every point (reset zoom and pan)", "Projector pane", "fit"),
+    Key("projector-color", "c", "cycle_color", "Color by class / score / verdict / kNN disagreement", "Projector pane", "color"),
+    Key("projector-suspects", "i", "toggle_suspects", "Emphasise flagged rows on or off", "Projector pane"),
+    Key("projector-method", "M", "cycle_method", "Projection method: PCA or UMAP (needs umap-learn)", "Projector pane"),
+    Key("projector-region", "v", "anchor", "Region: v anchors, move, enter filters the list to it", "Projector pane", "region"),
+    Key("projector-apply", "enter", "apply", "Filter the list to the region (no region: back to the list)", "Projector pane"),
+    Key("projector-cancel", "escape", "cancel", "Cancel the region, clear it, or go back to the list", "Projector pane"),
+)
+
+KEY_IDS = frozenset(k.id for k in REVIEW_KEYS + PROJECTOR_KEYS)
 
 
 def effective_keys(keymap: dict[str, str]) -> dict[str, str]:
     """``{binding id: keys}`` after applying the user's remapping."""
-    return {k.id: keymap.get(k.id, k.keys) for k in REVIEW_KEYS}
+    return {k.id: keymap.get(k.id, k.keys) for k in REVIEW_KEYS + PROJECTOR_KEYS}
 
 
 def unknown_ids(keymap: dict[str, str]) -> list[str]:
@@ -89,6 +113,10 @@ _DISPLAY = {
     "left_square_bracket": "[",
     "pagedown": "PgDn",
     "pageup": "PgUp",
+    "plus": "+",
+    "minus": "-",
+    "equals_sign": "=",
+    "underscore": "_",
 }
 
 

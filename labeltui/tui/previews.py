@@ -8,6 +8,7 @@ nothing here touches Textual.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from rich.text import Text
 from labeltui.render.bars import NAME_MAX, render_class_bars
 from labeltui.render.image import DecodedImage, PreviewError, decode_image, placeholder, render_image, zoom_region
 from labeltui.render.spans import GUTTER, render_spans, window_around
+from labeltui.tui.session import Session
 
 SOURCES = ("both", "gt", "pred")  # what `t` cycles through
 
@@ -38,6 +40,7 @@ class PreviewRequest:
     zoom: bool = False
     sources: str = "both"
     overlays: bool = True
+    legend: bool = True  # the legend lines under an image (thumbnails go without)
     task: str = "detection"
     classes: tuple[str, ...] = ()
     probs: np.ndarray | None = field(default=None, compare=False, hash=False)
@@ -47,7 +50,7 @@ class PreviewRequest:
 
     @property
     def key(self) -> tuple:
-        return (self.pos, self.kind, self.cells, self.focus, self.zoom, self.sources, self.overlays)
+        return (self.pos, self.kind, self.cells, self.focus, self.zoom, self.sources, self.overlays, self.legend)
 
 
 class ImageCache:
@@ -81,6 +84,54 @@ class ImageCache:
     def __contains__(self, key: tuple) -> bool:
         with self._lock:
             return key in self._items
+
+
+def preview_request(
+    session: Session,
+    pos: int,
+    cells: tuple[int, int],
+    boxes: pd.DataFrame,
+    focus: int,
+    *,
+    zoom: bool = False,
+    sources: str = "both",
+    overlays: bool = True,
+    legend: bool = True,
+) -> PreviewRequest:
+    """What to draw for row ``pos`` of a session: its asset (image or text), objects and classes."""
+    run = session.run
+    if run is None or pos < 0:
+        return PreviewRequest(pos, "none", "the model run is not loaded" if pos >= 0 else "no row", cells)
+    asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
+    asset = "" if asset is None or (isinstance(asset, float) and math.isnan(asset)) else str(asset)
+    if not asset:
+        return PreviewRequest(pos, "none", "the row has no asset (image path or text)", cells)
+    kind = "image" if is_image_path(asset) else "text"
+    common = dict(
+        cells=cells,
+        boxes=boxes,
+        focus=focus,
+        zoom=zoom,
+        sources=sources,
+        overlays=overlays,
+        legend=legend,
+        task=session.task,
+        classes=tuple(run.classes),
+    )
+    if session.task == "classification":
+        probs = run.probs[pos] if run.probs is not None else None
+        conf = float(run.pred_confidence[pos]) if run.pred_confidence is not None else float("nan")
+        return PreviewRequest(
+            pos,
+            kind,
+            asset,
+            probs=None if probs is None else np.asarray(probs),
+            given=int(run.gt_label[pos]) if run.gt_label is not None else -1,
+            predicted=int(run.pred_label[pos]) if run.pred_label is not None else -1,
+            pred_confidence=conf,
+            **common,
+        )
+    return PreviewRequest(pos, kind, asset, **common)
 
 
 def decode_size(cells: tuple[int, int]) -> tuple[int, int]:
@@ -133,7 +184,7 @@ def _image(request: PreviewRequest, cache: ImageCache, cells: tuple[int, int]) -
         zoom=zoom,
         show_gt=request.sources in ("both", "gt"),
         show_pred=request.sources in ("both", "pred"),
-        labels=request.overlays,
+        labels=request.overlays and request.legend,
     )
 
 
@@ -143,7 +194,7 @@ def _ner(request: PreviewRequest) -> RenderableType:
     spans = request.boxes if request.overlays else request.boxes.iloc[:0]
     text, offset = request.asset, 0
     # a text line takes up to three rows (GT tags, text, predicted tags); the legend a few more
-    room = max(1, (h - 4) // 3) * max(8, w - GUTTER)
+    room = max(1, (h - (4 if request.legend else 0)) // 3) * max(8, w - GUTTER)
     if len(text) > room:
         if focus is not None:
             start, end = int(spans["start"].iat[focus]), int(spans["end"].iat[focus])
@@ -159,6 +210,7 @@ def _ner(request: PreviewRequest) -> RenderableType:
         width=w,
         offset=offset,
         classes=request.classes or None,
+        legend=request.legend,
     )
 
 

@@ -34,25 +34,46 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def row_objects(session: Session, pos: int) -> tuple[pd.DataFrame, int]:
-    """The row's annotations (with outcome, issue, suspicion when scored) and the
-    position among them of the object behind the row's issue (-1)."""
-    run = session.run
-    if run is None or session.task == "classification":
-        return pd.DataFrame(), -1
-    boxes = run.annotations_of(pos)
-    if session.objects is not None and len(session.objects) == len(run.annotations):
-        extra = session.objects.iloc[boxes.index]
-        boxes = boxes.assign(
-            outcome=extra["outcome"].to_numpy(),
-            issue=extra["issue"].to_numpy(),
-            suspicion=extra["suspicion"].to_numpy(),
+class RowFacts:
+    """Looks up one row's objects and numbers fast: columns are pulled out once
+    (numbers as numpy views, text left in its Series and read cell by cell)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        run = session.run
+        self.annotations = run.annotations if run is not None and session.task != "classification" else None
+        self.ann_rows = self.annotations["row"].to_numpy() if self.annotations is not None else None
+        objects = session.objects
+        aligned = objects is not None and self.annotations is not None and len(objects) == len(self.annotations)
+        self.objects = objects[[c for c in ("outcome", "issue", "suspicion") if c in objects]] if aligned else None
+        scores = session.scores
+        n = len(scores)
+        self.issue_object = (
+            scores["issue_object"].to_numpy(dtype=np.int64) if "issue_object" in scores else np.full(n, -1, np.int64)
         )
-    obj = int(session.scores["issue_object"].iat[pos]) if "issue_object" in session.scores else -1
-    local = int(np.searchsorted(boxes.index.to_numpy(), obj)) if obj >= 0 else -1
-    if local >= len(boxes) or (local >= 0 and boxes.index[local] != obj):
-        local = -1
-    return boxes.reset_index(drop=True), local
+        self.columns: dict[str, np.ndarray | pd.Series] = {}
+        for name in scores.columns:
+            series = scores[name]
+            numeric = pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+            self.columns[str(name)] = series.to_numpy() if numeric else series
+
+    def value(self, name: str, pos: int):
+        column = self.columns[name]
+        return column[pos] if isinstance(column, np.ndarray) else column.iat[pos]
+
+    def objects_of(self, pos: int) -> tuple[pd.DataFrame, int]:
+        """The row's annotations (with outcome, issue, suspicion when scored) and the
+        position among them of the object behind the row's issue (-1)."""
+        if self.annotations is None:
+            return pd.DataFrame(), -1
+        lo, hi = (int(i) for i in np.searchsorted(self.ann_rows, [pos, pos + 1]))
+        boxes = self.annotations.iloc[lo:hi]
+        if self.objects is not None:
+            extra = self.objects.iloc[lo:hi]
+            boxes = boxes.assign(**{c: extra[c].to_numpy() for c in extra.columns})
+        obj = int(self.issue_object[pos])
+        local = obj - lo if lo <= obj < hi else -1
+        return boxes.reset_index(drop=True), local
 
 
 def object_order(boxes: pd.DataFrame, first: int) -> list[int]:
@@ -106,18 +127,22 @@ def pack(items: list[Text], width: int) -> list[Text]:
     return lines
 
 
-def row_info(session: Session, pos: int, boxes: pd.DataFrame, focus: int, *, width: int = 80, max_objects: int = 6) -> Group:
+def row_info(facts: RowFacts, pos: int, boxes: pd.DataFrame, focus: int, *, width: int = 80, max_objects: int = 6) -> Group:
     """The detail pane's text for row ``pos`` in lines of ``width`` cells: id, score,
     issue, verdict, metrics, the row's objects with issues (``focus`` marked), the note."""
-    scores = session.scores
-    head = [Text(str(session.ids[pos]), style="bold"), Text.assemble("score ", (f"{float(scores['score'].iat[pos]):.3f}", "bold"))]
-    issue = str(scores["issue"].iat[pos]) if "issue" in scores else ""
+    session = facts.session
+    columns = facts.columns
+
+    def text(name: str) -> str:
+        value = facts.value(name, pos) if name in columns else None
+        return "" if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    head = [Text(str(session.ids[pos]), style="bold"), Text.assemble("score ", (f"{float(facts.value('score', pos)):.3f}", "bold"))]
+    issue = text("issue")
     if issue:
         head.append(Text(f"{ISSUE_MARKS.get(issue, '!')} {issue}", ISSUE_STYLE))
     if session.task == "classification":
-        given = str(scores["label"].iat[pos]) if "label" in scores else "?"
-        pred = str(scores["pred_label"].iat[pos]) if "pred_label" in scores else "?"
-        head.append(Text(f"given {given} → model {pred}"))
+        head.append(Text(f"given {text('label') or '?'} → model {text('pred_label') or '?'}"))
     verdict = session.verdict_of(pos)
     if verdict:
         head.append(Text(f"{VERDICT_MARKS[verdict]} {verdict}", VERDICT_STYLES[verdict]))
@@ -126,12 +151,10 @@ def row_info(session: Session, pos: int, boxes: pd.DataFrame, focus: int, *, wid
     if session.selected[pos]:
         head.append(Text(f"{VERDICT_MARKS['selected']} selected", VERDICT_STYLES["selected"]))
     metrics = []
-    for name in scores.columns:
-        if name in _SKIP:
+    for name, column in columns.items():
+        if name in _SKIP or not isinstance(column, np.ndarray):
             continue
-        value = scores[name].iat[pos]
-        if isinstance(value, str) or value is None:
-            continue
+        value = column[pos]
         metrics.append(Text.assemble((_SHORT.get(name, name) + " ", "dim"), _fmt(value)))
     parts: list = [*pack(head, width), *pack(metrics, width)]
     if not boxes.empty:

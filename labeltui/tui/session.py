@@ -97,6 +97,7 @@ class Session:
         self.sort_key = "score"
         self.descending = True
         self.view = np.arange(n, dtype=np.int64)
+        self._rankings: dict[tuple[str, bool], np.ndarray] = {}
         self.presets = presets_for(self.task, self.reviewer, set(self.scores.columns))
         if store is not None:
             self._load_reviews(store.verdicts())
@@ -277,11 +278,16 @@ class Session:
         descending = self.descending if descending is None else descending
         name, descending = parse_sort_key(sort_key, self.column_names(), default_descending=descending)
         compiled = self.compile(expression)
-        if compiled is None:
-            view = np.arange(self.n_rows, dtype=np.int64)
-        else:
+        if compiled is not None:
             view = np.flatnonzero(compiled.evaluate(self._table(compiled.columns))).astype(np.int64)
-        view = sort_view(self._table({name}), view, name, descending)
+            view = sort_view(self._table({name}), view, name, descending)
+        elif name in self.scores.columns:  # scores never change: keep the full ranking per sort
+            view = self._rankings.get((name, descending))
+            if view is None:
+                view = sort_view(self.scores, np.arange(self.n_rows, dtype=np.int64), name, descending)
+                self._rankings = {(name, descending): view}
+        else:
+            view = sort_view(self._table({name}), np.arange(self.n_rows, dtype=np.int64), name, descending)
         self.filter_expr, self.sort_key, self.descending, self.view = expression.strip(), name, descending, view
         return view
 

@@ -48,7 +48,7 @@ from labeltui.pipeline import Scored  # noqa: E402
 from labeltui.run import build_run  # noqa: E402
 from labeltui.tui import LabelTuiApp  # noqa: E402
 from labeltui.tui.previews import ImageCache, PreviewRequest, build_preview  # noqa: E402
-from labeltui.tui.rowinfo import row_objects  # noqa: E402
+from labeltui.tui.rowinfo import RowFacts  # noqa: E402
 from labeltui.tui.screens.review import ReviewScreen  # noqa: E402
 
 SIZE = (200, 60)
@@ -263,7 +263,7 @@ def bench_preview(scored: Scored, config: Config, repeat: int = 7) -> float:
 
     session = Session(config, scored, None)
     pos = int(np.flatnonzero(scored.scores["issue_object"].to_numpy() >= 0)[0])
-    boxes, first = row_objects(session, pos)
+    boxes, first = RowFacts(session).objects_of(pos)
     cells = (106, 47)  # the preview pane at 200x60
     times = []
     for _ in range(repeat):

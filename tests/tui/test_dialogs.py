@@ -60,7 +60,7 @@ def test_export_dialog_writes_the_errors_and_says_where(make_app, tmp_path):
         assert "2 rows" in widget_text(dialog.query_one("#export-target"))
         dialog.query_one("#export-name").value = "relabel me"
         dialog.query_one("#export-priority").value = 2
-        await pilot.click("#export-go")
+        await pilot.press("enter")  # the Export button has focus
         await settle(pilot)
         assert app.screen is screen
         written = tmp_path / "batches" / "relabel-me.json"
@@ -71,22 +71,50 @@ def test_export_dialog_writes_the_errors_and_says_where(make_app, tmp_path):
         # the selected row, as a Labelbox batch file
         await pilot.press("e")
         dialog = app.screen
-        await pilot.click("#scope-selected")
+        dialog.query_one("#export-scope").value = "selected"
         dialog.query_one("#export-format").value = "labelbox"
         dialog.query_one("#export-name").value = "picked"
         await pilot.pause()
-        assert "1 rows" in widget_text(dialog.query_one("#export-target"))
+        assert "1 row →" in widget_text(dialog.query_one("#export-target"))
         await pilot.click("#export-go")
         await settle(pilot)
         assert (tmp_path / "batches" / "picked.labelbox.json").exists()
         # an empty selection is refused in the dialog, which stays open
         await pilot.press("A", "e")
         dialog = app.screen
-        await pilot.click("#scope-selected")
+        dialog.query_one("#export-scope").value = "selected"
+        await pilot.pause()
         await pilot.click("#export-go")
         assert app.screen is dialog
         assert "not written" in widget_text(dialog.query_one("#export-target"))
-        await pilot.press("escape")
+        await pilot.press("escape", "e", "escape", "e", "escape")  # closing at once is safe too
+        await settle(pilot)
         assert app.screen is screen
+
+    drive(app, script, size=(120, 40))
+
+
+def test_summary_tables_filter_the_list(make_app):
+    from textual.widgets import DataTable
+
+    from labeltui.tui.screens.summary import SummaryScreen
+
+    app = make_app()
+
+    async def script(pilot, screen):
+        s = screen.session
+        await pilot.press("m")
+        summary = app.screen
+        assert isinstance(summary, SummaryScreen)
+        classes = summary.query_one("#summary-classes", DataTable)
+        assert sorted(str(classes.get_row_at(i)[0]) for i in range(classes.row_count)) == sorted(s.run.classes)
+        confusions = summary.query_one("#summary-confusions", DataTable)
+        assert [str(c) for c in confusions.get_row_at(0)[:2]] == ["car", "truck"]  # the planted truck-labeled-car
+        await pilot.press("tab", "enter")
+        assert app.screen is screen and s.filter_expr == 'issue == "wrong_class" and label == "truck"'
+        assert len(s.view) and set(s.scores["issue"].iloc[s.view]) == {"wrong_class"}
+        await pilot.press("m", "tab", "tab", "enter")  # the top histogram bin: the most suspicious rows
+        assert s.filter_expr == "score >= 0.95 and score <= 1"
+        assert (s.scores["score"].to_numpy()[s.view] >= 0.95).all()
 
     drive(app, script, size=(120, 40))

@@ -111,3 +111,36 @@ def test_classification_preview_shows_class_bars(make_app):
         assert "disagree" in text
 
     drive(app, script, size=(120, 40))
+
+
+def test_gallery_scans_a_page_and_judges_rows(make_app):
+    from labeltui.tui.screens.gallery import GalleryScreen, Tile
+
+    app = make_app("detection")
+
+    async def script(pilot, screen):
+        s = screen.session
+        await pilot.press("w")
+        await settle(pilot)
+        gallery = app.screen
+        assert isinstance(gallery, GalleryScreen)
+        tiles = list(gallery.query(Tile))
+        assert len(tiles) == gallery.per_page >= 6
+        assert [t.pos for t in tiles] == s.view[: len(tiles)].tolist()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        assert all("▀" in widget_text(t.query_one("Preview")) for t in tiles)  # thumbnails, zoomed to the issue
+        await pilot.press("right", "down")
+        assert gallery.cursor == 1 + gallery.columns and tiles[gallery.cursor].has_class("-cursor")
+        marked = 1 + gallery.columns
+        await pilot.press("x")
+        assert s.verdict_of(int(s.view[marked])) == "error" and gallery.cursor == marked + 1
+        assert "✗" in widget_text(tiles[marked].query_one(".caption"))
+        await pilot.press("pagedown")
+        assert gallery.page_start == gallery.per_page and tiles[0].pos == s.view[gallery.per_page]
+        await pilot.press("pageup", "enter")
+        assert app.screen is screen and screen.suspects.cursor == marked + 1
+        assert "✗" in screen.suspects.render_line(marked + 1).text  # line 0 is the header
+        assert s.counts()["error"] == 1
+
+    drive(app, script, size=(100, 30))

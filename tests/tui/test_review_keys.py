@@ -192,3 +192,31 @@ def test_read_only_store_refuses_verdicts_visibly(make_app):
         assert "read-only" in screen.query_one("#status").render().plain
 
     drive(app, script)
+
+
+def test_bulk_changes_are_saved_by_a_worker(make_app, monkeypatch):
+    from labeltui.tui.screens import review
+
+    monkeypatch.setattr(review, "BULK_ROWS", 10)
+    app = make_app()
+
+    async def script(pilot, screen):
+        s = screen.session
+        await pilot.press("a")
+        await settle(pilot)
+        assert s.counts()["selected"] == 60
+        store = ReviewStore.open(app.config.review_store, run_name=app.config.name, reviewer="other")
+        assert int(store.verdicts()["selected"].sum()) == 60
+        await pilot.press("X")
+        await settle(pilot)
+        assert s.counts()["error"] == 60 and set(stored(app).values()) == {"error"}
+        await pilot.press("u")  # undoing a bulk change is a bulk change too
+        await settle(pilot)
+        assert s.counts()["error"] == 0 and set(stored(app).values()) == {None}
+        screen._saving = True  # while a bulk change is being written, other changes wait
+        await pilot.press("x")
+        assert s.counts()["reviewed"] == 0
+        assert any("still saving" in str(n.message) for n in app._notifications)
+        store.close()
+
+    drive(app, script)

@@ -23,7 +23,7 @@ class NoteScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="note-dialog"):
             yield Label(f"Note on [b]{self.row_id}[/b]  (enter saves, empty clears, escape cancels)", markup=True)
-            yield Input(self.note, placeholder="what is wrong with this label?", id="note-input")
+            yield Input(self.note, placeholder="what is wrong with this label?", compact=True, id="note-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -42,8 +42,8 @@ class SortScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="sort-dialog"):
-            yield Label("Sort by  (type to narrow, enter picks, r flips the direction later)")
-            yield Input(placeholder="column", id="sort-search")
+            yield Label("Sort by  (type to narrow, ↑↓ enter picks, escape cancels)")
+            yield Input(placeholder="column", compact=True, id="sort-search")
             yield OptionList(*[Option(c, id=c) for c in self.columns], id="sort-options")
 
     def on_mount(self) -> None:

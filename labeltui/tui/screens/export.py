@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from labeltui.engine.query import sort_view
 from labeltui.errors import LoadError
@@ -50,31 +50,35 @@ class ExportScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         counts = self.counts()
         first = "errors" if counts["errors"] else ("selected" if counts["selected"] else "shown")
+        scopes = [
+            (f"rows marked as errors ({counts['errors']:,})", "errors"),
+            (f"selected rows ({counts['selected']:,})", "selected"),
+            (f"every row the filter shows ({counts['shown']:,})", "shown"),
+        ]
         with Vertical(classes="dialog", id="export-dialog"):
             yield Label("[b]Export a batch manifest[/b]  (enter exports, escape cancels)", markup=True)
-            with RadioSet(id="export-scope"):
-                yield RadioButton(f"rows marked as errors ({counts['errors']:,})", value=first == "errors", id="scope-errors")
-                yield RadioButton(f"selected rows ({counts['selected']:,})", value=first == "selected", id="scope-selected")
-                yield RadioButton(f"every row the filter shows ({counts['shown']:,})", value=first == "shown", id="scope-shown")
             with Horizontal(classes="field"):
-                yield Label("flavour ", classes="field-label")
-                yield Select([(f, f) for f in FLAVOURS], value="json", allow_blank=False, id="export-format")
-                yield Label(" priority ", classes="field-label")
-                yield Select([(str(p), p) for p in range(1, 6)], value=5, allow_blank=False, id="export-priority")
+                yield Label("rows", classes="field-label")
+                yield Select(scopes, value=first, allow_blank=False, compact=True, id="export-scope")
             with Horizontal(classes="field"):
-                yield Label("name ", classes="field-label")
-                yield Input(self.default_name, id="export-name")
+                yield Label("flavour", classes="field-label")
+                yield Select([(f, f) for f in FLAVOURS], value="json", allow_blank=False, compact=True, id="export-format")
+                yield Label("priority", id="priority-label")
+                yield Select([(str(p), p) for p in range(1, 6)], value=5, allow_blank=False, compact=True, id="export-priority")
+            with Horizontal(classes="field"):
+                yield Label("name", classes="field-label")
+                yield Input(self.default_name, compact=True, id="export-name")
             yield Static("", id="export-target")
             with Horizontal(classes="buttons"):
-                yield Button("Export", variant="primary", id="export-go")
-                yield Button("Cancel", id="export-cancel")
+                yield Button("Export", variant="primary", compact=True, id="export-go")
+                yield Button("Cancel", compact=True, id="export-cancel")
 
     def on_mount(self) -> None:
         self._show_target()
+        self.query_one("#export-go", Button).focus()  # enter exports the defaults; tab reaches the fields
 
     def scope(self) -> str:
-        pressed = self.query_one(RadioSet).pressed_button
-        return pressed.id.removeprefix("scope-") if pressed is not None and pressed.id else "errors"
+        return str(self.query_one("#export-scope", Select).value)
 
     def target(self) -> Path:
         fmt = str(self.query_one("#export-format", Select).value)
@@ -82,11 +86,10 @@ class ExportScreen(ModalScreen[str | None]):
         return Path(self.session.config.export_dir) / f"{name}{FLAVOURS[fmt]}"
 
     def _show_target(self) -> None:
+        if not self.query("#export-scope"):  # a change event arriving after the dialog closed
+            return
         n = self.counts()[self.scope()]
-        self.query_one("#export-target", Static).update(f"{n:,} rows → {self.target()}")
-
-    def on_radio_set_changed(self) -> None:
-        self._show_target()
+        self.query_one("#export-target", Static).update(f"{n:,} row{'s' if n != 1 else ''} → {self.target()}")
 
     def on_select_changed(self) -> None:
         self._show_target()

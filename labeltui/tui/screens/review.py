@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -18,11 +20,13 @@ from labeltui.tui.keys import REVIEW_KEYS
 from labeltui.tui.session import Session
 from labeltui.tui.widgets.detail import DetailPane
 from labeltui.tui.widgets.filter_bar import FilterBar
+from labeltui.tui.widgets.projector import ProjectorPane
 from labeltui.tui.widgets.status import StatusBar
 from labeltui.tui.widgets.suspect_list import SuspectList
 
 NARROW = 120  # below this many columns the detail pane goes under the list
 SAVE_DELAY = 1.0  # seconds after the last move before the position is saved
+BULK_ROWS = 20_000  # a change to this many rows or more is saved by a worker
 
 
 class ReviewScreen(Screen):
@@ -35,6 +39,9 @@ class ReviewScreen(Screen):
         self.session = session
         self._start = cursor or 0
         self._save_timer: Timer | None = None
+        self._saving = False  # a bulk change is being written
+        self._last_bulk = False
+        self._region: np.ndarray | None = None  # projector region: mask over the scores' rows, ANDed with the filter
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -76,6 +83,7 @@ class ReviewScreen(Screen):
     def _apply_size(self, width: int, height: int) -> None:
         self.set_class(width < NARROW, "-narrow")
         self.set_class(height < 30, "-short")
+        self.query_one(Footer).show_command_palette = width >= 100  # room for "? help" first
 
     def update_status(self) -> None:
         note = ""
@@ -88,10 +96,15 @@ class ReviewScreen(Screen):
         view = self.session.view
         following = view[message.index + 1 : message.index + 4].tolist() if message.index >= 0 else []
         self.detail.show_row(message.pos, following)
+        if (pane := self.projector) is not None:
+            pane.show_marker(message.pos)
         self._schedule_save()
 
     def on_suspect_list_header_clicked(self, message: SuspectList.HeaderClicked) -> None:
-        name = {"classes": "label", "fp/fn": "fp", "conf": "score"}.get(message.column, message.column)
+        conf = "pred_confidence" if self.session.task == "classification" else "max_fp_confidence"
+        name = {"classes": "label", "fp/fn": "fp", "conf": conf}.get(message.column, message.column)
+        if name not in self.session.column_names():
+            return
         if name == self.session.sort_key:
             self.run_query(self.session.filter_expr, name, not self.session.descending)
         else:
@@ -112,6 +125,8 @@ class ReviewScreen(Screen):
             self.filter_bar.show_error(err)
             self.set_focus(self.filter_bar.input)
             return False
+        if self._region is not None:
+            view = self.session.view = view[self._region[view]]
         hit = np.flatnonzero(view == current) if current >= 0 else ()
         self.filter_bar.show_query(self.session.filter_expr, self.session.sort_key, self.session.descending)
         self.suspects.reset_view(int(hit[0]) if len(hit) else 0)
@@ -140,7 +155,8 @@ class ReviewScreen(Screen):
             if name:
                 self.run_query(self.session.filter_expr, name, self.session.descending)
 
-        self.app.push_screen(SortScreen(self.session.column_names(), self.session.sort_key), chosen)
+        columns = [c for c in self.session.column_names() if c != "issue_object"]
+        self.app.push_screen(SortScreen(columns, self.session.sort_key), chosen)
 
     # ------------------------------------------------------------ moving
     def action_cursor_down(self) -> None:
@@ -162,14 +178,50 @@ class ReviewScreen(Screen):
         self.suspects.move_cursor(self.suspects.cursor - self.suspects.page_rows)
 
     # ------------------------------------------------------------ review
-    def _write(self, change) -> bool:
-        """Run a store write; a failure (read-only, disk full) is shown, not raised."""
+    def _change(self, rows: int, change: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Save a change to the review store, then run ``done(result)``.
+
+        A change to fewer than BULK_ROWS rows is written at once: durable before
+        the next key is read. A larger one is written by a worker (the UI stays
+        live) and other changes wait until it is saved. A failure (read-only,
+        disk full) is shown, never raised.
+        """
+        if self._saving:
+            self.notify("still saving the last change; try again in a moment", severity="warning", timeout=3)
+            return
+        if rows < BULK_ROWS:
+            try:
+                result = change()
+            except LoadError as err:
+                self._not_saved(err)
+                return
+            done(result)
+            return
+        self._saving = True
+        self._last_bulk = True
+        self.notify(f"saving {rows:,} rows…", timeout=3)
+        self._bulk_worker(change, done)
+
+    @work(thread=True, group="bulk", exit_on_error=False, description="save a bulk change")
+    def _bulk_worker(self, change: Callable[[], Any], done: Callable[[Any], None]) -> None:
         try:
-            change()
+            result = change()
         except LoadError as err:
-            self.notify(str(err), title="not saved", severity="error", timeout=8)
-            return False
-        return True
+            self.app.call_from_thread(self._bulk_finished, None, err)
+            return
+        self.app.call_from_thread(self._bulk_finished, lambda: done(result), None)
+
+    def _bulk_finished(self, done: Callable[[], None] | None, error: LoadError | None) -> None:
+        self._saving = False
+        if error is not None:
+            self._not_saved(error)
+            self.suspects.refresh_rows(None)
+            self.update_status()
+        elif done is not None:
+            done()
+
+    def _not_saved(self, err: LoadError) -> None:
+        self.notify(str(err), title="not saved", severity="error", timeout=8)
 
     def _targets(self) -> tuple[np.ndarray, list[int]]:
         """Row positions a key acts on (the range in range mode, else the cursor row) and their view indices."""
@@ -193,33 +245,46 @@ class ReviewScreen(Screen):
             suspects.refresh_rows(indices)
         self.update_status()
         self.detail.refresh_info()
+        if (pane := self.projector) is not None:
+            pane.reviews_changed()
         if advance and not ranged:
             suspects.move_cursor(suspects.cursor + 1)
         self._schedule_save()
 
     def action_verdict(self, verdict: str) -> None:
         positions, indices = self._targets()
-        if len(positions) and self._write(lambda: self.session.set_verdict(positions, verdict or None)):
+        if not len(positions):
+            return
+
+        def done(_: Any) -> None:
             if len(positions) > 1:
-                self.notify(f"{len(positions)} rows: {verdict or 'verdict cleared'}", timeout=2)
-            self._after_change(indices, advance=bool(verdict))
+                self.notify(f"{len(positions):,} rows: {verdict or 'verdict cleared'}", timeout=2)
+            self._after_change(indices if len(indices) < 200 else None, advance=bool(verdict))
+
+        self._change(len(positions), lambda: self.session.set_verdict(positions, verdict or None), done)
 
     def action_selection_verdict(self, verdict: str) -> None:
         positions = np.flatnonzero(self.session.selected)
         if len(positions) == 0:
             self.notify("nothing is selected (space, v or a select rows)", timeout=3)
             return
-        if self._write(lambda: self.session.set_verdict(positions, verdict)):
+
+        def done(_: Any) -> None:
             self.notify(f"{len(positions):,} selected rows: {verdict}", timeout=2)
             self._after_change(None, advance=False)
+
+        self._change(len(positions), lambda: self.session.set_verdict(positions, verdict), done)
 
     def action_toggle_select(self) -> None:
         positions, indices = self._targets()
         if not len(positions):
             return
         value = not bool(self.session.selected[positions].all())
-        if self._write(lambda: self.session.set_selected(positions, value)):
-            self._after_change(indices, advance=True)
+        self._change(
+            len(positions),
+            lambda: self.session.set_selected(positions, value),
+            lambda _: self._after_change(indices if len(indices) < 200 else None, advance=True),
+        )
 
     def action_range_select(self) -> None:
         suspects = self.suspects
@@ -230,28 +295,40 @@ class ReviewScreen(Screen):
                 self.notify("range: move, then v to select, x/o/s for a verdict, escape to cancel", timeout=3)
             return
         positions, _ = self._targets()
-        if self._write(lambda: self.session.set_selected(positions, True)):
-            self.notify(f"{len(positions)} rows selected", timeout=2)
+
+        def done(_: Any) -> None:
+            self.notify(f"{len(positions):,} rows selected", timeout=2)
             self._after_change(None, advance=False)
+
+        self._change(len(positions), lambda: self.session.set_selected(positions, True), done)
 
     def action_select_all(self) -> None:
         view = self.session.view
-        if self._write(lambda: self.session.set_selected(view, True)):
+
+        def done(_: Any) -> None:
             self.notify(f"{len(view):,} rows selected", timeout=2)
             self._after_change(None, advance=False)
 
+        self._change(len(view), lambda: self.session.set_selected(view, True), done)
+
     def action_clear_selection(self) -> None:
         positions = np.flatnonzero(self.session.selected)
-        if self._write(lambda: self.session.set_selected(positions, False)):
+
+        def done(_: Any) -> None:
             self.notify(f"{len(positions):,} rows unselected", timeout=2)
             self._after_change(None, advance=False)
 
+        self._change(len(positions), lambda: self.session.set_selected(positions, False), done)
+
     def action_undo(self) -> None:
-        changed: list[np.ndarray] = []
-        if self._write(lambda: changed.append(self.session.undo())):
-            n = len(changed[0])
-            self.notify(f"undone ({n} row{'s' if n != 1 else ''})" if n else "nothing to undo", timeout=2)
+        def done(changed: np.ndarray) -> None:
+            n = len(changed)
+            self.notify(f"undone ({n:,} row{'s' if n != 1 else ''})" if n else "nothing to undo", timeout=2)
             self._after_change(None, advance=False)
+
+        # undoing a bulk change is itself bulk
+        rows, self._last_bulk = (BULK_ROWS if self._last_bulk else 1), False
+        self._change(rows, self.session.undo, done)
 
     def action_note(self) -> None:
         from labeltui.tui.screens.dialogs import NoteScreen
@@ -261,8 +338,8 @@ class ReviewScreen(Screen):
             return
 
         def done(note: str | None) -> None:
-            if note is not None and self._write(lambda: self.session.set_note(pos, note)):
-                self._after_change([self.suspects.cursor], advance=False)
+            if note is not None:
+                self._change(1, lambda: self.session.set_note(pos, note), lambda _: self._after_change([self.suspects.cursor], advance=False))
 
         self.app.push_screen(NoteScreen(str(self.session.ids[pos]), self.session.notes.get(pos, "")), done)
 
@@ -273,6 +350,8 @@ class ReviewScreen(Screen):
         elif self.filter_bar.input.has_focus:
             self.filter_bar.show_query(self.session.filter_expr, self.session.sort_key, self.session.descending)
             self.set_focus(self.suspects)
+        elif self._region is not None:
+            self._clear_region()
 
     # ------------------------------------------------------------ preview
     def action_zoom(self) -> None:
@@ -288,11 +367,76 @@ class ReviewScreen(Screen):
     def action_cycle_object(self, step: int) -> None:
         self.detail.cycle_object(step)
 
+    # ------------------------------------------------------------ projector
+    @property
+    def projector(self) -> ProjectorPane | None:
+        panes = self.query(ProjectorPane)
+        return panes.first() if panes else None
+
+    async def action_toggle_projector(self) -> None:
+        """Show the projector in place of the preview and focus it; when focused, hide it."""
+        pane = self.projector
+        if pane is None:
+            pane = ProjectorPane(self.session, id="projector")
+            await self.detail.mount(pane)
+        elif pane.display and pane.has_focus:
+            pane.display = False
+            self.detail.preview.display = True
+            self.set_focus(self.suspects)
+            return
+        self.detail.preview.display = False
+        pane.display = True
+        pane.show_marker(self.suspects.cursor_pos)
+        pane.start()
+        pane.focus()
+
+    def on_projector_pane_picked(self, message: ProjectorPane.Picked) -> None:
+        self.suspects.move_cursor(message.index)
+
+    def on_projector_pane_region_selected(self, message: ProjectorPane.RegionSelected) -> None:
+        self._region = message.mask
+        if self.run_query(self.session.filter_expr):
+            self.notify(f"region: {len(self.session.view):,} rows in the list (escape clears)", timeout=3)
+
+    def on_projector_pane_region_cleared(self, message: ProjectorPane.RegionCleared) -> None:
+        self._clear_region()
+
+    def on_projector_pane_leave(self, message: ProjectorPane.Leave) -> None:
+        self.set_focus(self.suspects)
+
+    def _clear_region(self) -> None:
+        self._region = None
+        if (pane := self.projector) is not None:
+            pane.clear_region()
+        self.run_query(self.session.filter_expr)
+        self.notify("region cleared", timeout=1.5)
+
     # ------------------------------------------------------------ app
     def action_help(self) -> None:
         from labeltui.tui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen(self.session))
+
+    def action_gallery(self) -> None:
+        from labeltui.tui.screens.gallery import GalleryScreen
+
+        def back(index: int | None) -> None:
+            self.suspects.refresh_rows(None)
+            self.update_status()
+            self.detail.refresh_info()
+            if index is not None:
+                self.suspects.move_cursor(index)
+
+        self.app.push_screen(GalleryScreen(self.session, self.suspects.cursor, self.detail.cache), back)
+
+    def action_summary(self) -> None:
+        from labeltui.tui.screens.summary import SummaryScreen
+
+        def picked(expression: str | None) -> None:
+            if expression is not None and self.run_query(expression):
+                self.notify(f"filter: {expression}", timeout=3)
+
+        self.app.push_screen(SummaryScreen(self.session), picked)
 
     def action_export(self) -> None:
         from labeltui.tui.screens.export import ExportScreen

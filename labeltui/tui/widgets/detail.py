@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import traceback
 
-import numpy as np
 import pandas as pd
 from rich.console import RenderableType
 from rich.segment import Segment
@@ -21,11 +19,11 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from labeltui.render.image import PreviewError, placeholder
-from labeltui.tui.previews import SOURCES, ImageCache, PreviewRequest, build_preview, decode_size, is_image_path
-from labeltui.tui.rowinfo import object_order, row_info, row_objects
+from labeltui.tui.previews import SOURCES, ImageCache, PreviewRequest, build_preview, decode_size, is_image_path, preview_request
+from labeltui.tui.rowinfo import RowFacts, object_order, row_info
 from labeltui.tui.session import Session
 
-PREVIEW_DELAY = 0.05  # seconds the cursor must rest before a preview is drawn
+PREVIEW_DELAY = 0.1  # seconds the cursor must rest before a preview is drawn (key repeat is faster)
 PREFETCH = 3  # rows after the cursor whose images are decoded ahead
 
 
@@ -120,6 +118,7 @@ class DetailPane(Vertical):
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session = session
+        self.facts = RowFacts(session)
         self.pos = -1
         self.boxes = pd.DataFrame()
         self.order: list[int] = []
@@ -159,7 +158,7 @@ class DetailPane(Vertical):
             self.boxes, self.order, self.focus = pd.DataFrame(), [], -1
             self.query_one("#row-info", Static).update("no rows match the filter", layout=False)
             return
-        self.boxes, first = row_objects(self.session, self.pos)
+        self.boxes, first = self.facts.objects_of(self.pos)
         self.order = object_order(self.boxes, first)
         self.focus = self.order[0] if self.order and first >= 0 else -1
         self.refresh_info()
@@ -175,7 +174,7 @@ class DetailPane(Vertical):
         if self.pos >= 0 and not self._pending_row:
             info = self.query_one("#row-info", Static)
             width = info.content_size.width or 60
-            info.update(row_info(self.session, self.pos, self.boxes, self.focus, width=width), layout=False)
+            info.update(row_info(self.facts, self.pos, self.boxes, self.focus, width=width), layout=False)
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -219,48 +218,15 @@ class DetailPane(Vertical):
         return self.overlays
 
     # ------------------------------------------------------------ requests
-    def _request(self, pos: int, cells: tuple[int, int], boxes: pd.DataFrame, focus: int) -> PreviewRequest:
-        session = self.session
-        run = session.run
-        if run is None or pos < 0:
-            return PreviewRequest(pos, "none", "the model run is not loaded" if pos >= 0 else "no row", cells)
-        asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
-        asset = "" if asset is None or (isinstance(asset, float) and math.isnan(asset)) else str(asset)
-        if not asset:
-            return PreviewRequest(pos, "none", "the row has no asset (image path or text)", cells)
-        kind = "image" if is_image_path(asset) else "text"
-        common = dict(
-            cells=cells,
-            boxes=boxes,
-            focus=focus,
-            zoom=self.zoom,
-            sources=self.sources,
-            overlays=self.overlays,
-            task=session.task,
-            classes=tuple(run.classes),
-        )
-        if session.task == "classification":
-            probs = run.probs[pos] if run.probs is not None else None
-            conf = float(run.pred_confidence[pos]) if run.pred_confidence is not None else float("nan")
-            return PreviewRequest(
-                pos,
-                kind,
-                asset,
-                probs=None if probs is None else np.asarray(probs),
-                given=int(run.gt_label[pos]) if run.gt_label is not None else -1,
-                predicted=int(run.pred_label[pos]) if run.pred_label is not None else -1,
-                pred_confidence=conf,
-                **common,
-            )
-        return PreviewRequest(pos, kind, asset, **common)
-
     def request_preview(self) -> None:
         """Ask the worker for the current row's preview at the pane's size."""
         preview = self.preview
         cells = (preview.size.width, preview.size.height)
         if cells[0] < 4 or cells[1] < 2:
             return
-        request = self._request(self.pos, cells, self.boxes, self.focus)
+        request = preview_request(
+            self.session, self.pos, cells, self.boxes, self.focus, zoom=self.zoom, sources=self.sources, overlays=self.overlays
+        )
         preview.want(request.key)
         if not preview.stale:
             return

@@ -60,6 +60,7 @@ class FilterBar(Vertical):
         super().__init__(id=id)
         self._suggester = ColumnSuggester(columns, values)
         self._presets = presets
+        self._sort_shown: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
@@ -80,17 +81,22 @@ class FilterBar(Vertical):
 
     def show_query(self, expression: str, sort_key: str, descending: bool) -> None:
         """Show the applied filter and sort, clear any error."""
-        self.input.value = expression
-        arrow = "▼ desc" if descending else "▲ asc"
-        self.query_one("#sort-indicator", Static).update(Text.assemble("sort ", (sort_key, "bold"), f" {arrow}"))
+        if self.input.value != expression:
+            self.input.value = expression
+        shown = (sort_key, descending)
+        if shown != self._sort_shown:  # an update re-lays the screen out: only when it changes
+            self._sort_shown = shown
+            arrow = "▼ desc" if descending else "▲ asc"
+            self.query_one("#sort-indicator", Static).update(Text.assemble("sort ", (sort_key, "bold"), f" {arrow}"))
         self.show_error(None)
 
     def show_error(self, error: QueryError | None) -> None:
         """Show an error under the expression, with a caret at its position (None hides it)."""
         line = self.query_one("#filter-error", Static)
         if error is None:
-            line.update("")
-            line.display = False
+            if line.display:
+                line.update("")
+                line.display = False
             return
         if error.expression:
             caret = error.caret().splitlines()[-1]

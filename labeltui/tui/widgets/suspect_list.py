@@ -83,7 +83,7 @@ class SuspectList(ScrollView, can_focus=True, inherit_bindings=False):
         self.anchor = None
         self.virtual_size = Size(self.size.width, self.row_count + 1)
         self.cursor = max(0, min(cursor, self.row_count - 1))
-        self._scroll_to_cursor(center=True)
+        self._scroll_to_cursor()
         self.refresh()
         self._post_highlight()
 
@@ -125,18 +125,15 @@ class SuspectList(ScrollView, can_focus=True, inherit_bindings=False):
         self._scroll_to_cursor()
         self._post_highlight()
 
-    def _scroll_to_cursor(self, center: bool = False) -> None:
+    def _scroll_to_cursor(self) -> None:
+        """Keep the cursor visible. When it leaves the view the list jumps half a
+        page (the cursor lands mid-view), so a held key redraws the whole list
+        once per half page instead of on every move: fewer bytes over SSH."""
         top = round(self.scroll_y)
         rows = self.page_rows
-        if center and not top <= self.cursor < top + rows:
-            target = self.cursor - rows // 2
-        elif self.cursor < top:
-            target = self.cursor
-        elif self.cursor >= top + rows:
-            target = self.cursor - rows + 1
-        else:
+        if top <= self.cursor < top + rows:
             return
-        self.scroll_to(y=max(0, target), animate=False)
+        self.scroll_to(y=max(0, self.cursor - rows // 2), animate=False)
 
     def _post_highlight(self) -> None:
         pos = int(self.session.view[self.cursor]) if self.row_count else -1
