@@ -10,6 +10,7 @@ warnings on the run; anything else is a LoadError naming the config key.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -38,6 +39,18 @@ class _Notes:
         """Add ``text`` when ``count`` > 0; ``{n}`` is the count, ``{s}``/``{es}`` plural endings."""
         if count:
             self.warnings.append(text.format(n=count, s="" if count == 1 else "s", es="" if count == 1 else "es"))
+
+
+class _Pending:
+    """Stands in for the ground truth while another thread reads it: readers parse
+    their own file first (the parsers release the GIL, so both files are parsed at
+    once) and wait here only when they look at the ground truth."""
+
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def __getattr__(self, name: str):
+        return getattr(self._future.result(), name)
 
 
 def _read(source: Source, role: str, config: Config, gt: Loaded | None = None) -> Loaded:
@@ -137,11 +150,11 @@ def _clean_boxes(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.Dat
 
 def _clean_spans(ann: pd.DataFrame, rows: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
     start, end = ann["start"].to_numpy(), ann["end"].to_numpy()
-    is_span = start >= 0
+    is_span = np.isnan(ann[["x0", "y0", "x1", "y1"]].to_numpy()).all(axis=1)  # not a box
     if not is_span.any():
         return ann
     text_len = rows["asset"].map(lambda t: len(t) if isinstance(t, str) else -1).to_numpy()[ann["row"].to_numpy()]
-    bad = is_span & ((end <= start) | ((text_len >= 0) & (end > text_len)))
+    bad = is_span & ((start < 0) | (end <= start) | ((text_len >= 0) & (end > text_len)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         notes.warn(
@@ -235,13 +248,16 @@ def load_run(config: Config, progress: Progress | None = None) -> ModelRun:
             progress(msg, frac)
 
     notes = _Notes()
-    step(f"reading ground truth {config.ground_truth.path.name}", 0.0)
-    gt = _read(config.ground_truth, "gt", config)
-    pred = gt
     p = config.predictions
     if p is not None and not (p.path == config.ground_truth.path and p.format in (config.ground_truth.format, "table", "conll", "jsonl")):
-        step(f"reading predictions {p.path.name}", 0.3)
-        pred = _read(p, "pred", config, gt=gt)
+        step(f"reading ground truth {config.ground_truth.path.name} and predictions {p.path.name}", 0.0)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_read, config.ground_truth, "gt", config)
+            pred = _read(p, "pred", config, gt=_Pending(pending))  # type: ignore[arg-type]
+            gt = pending.result()
+    else:
+        step(f"reading ground truth {config.ground_truth.path.name}", 0.0)
+        gt = pred = _read(config.ground_truth, "gt", config)
     notes.warnings.extend(gt.warnings)
     if pred is not gt:
         notes.warnings.extend(pred.warnings)
