@@ -93,7 +93,8 @@ def _check_keys(mapping: dict, allowed: set[str], where: str) -> None:
         if k not in allowed:
             hint = difflib.get_close_matches(str(k), sorted(allowed), n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(sorted(allowed))})"
-            raise _err(f"{where}{k}", f"unknown key{extra}")
+            plain = isinstance(k, str) and k.isprintable() and k == k.strip() != ""
+            raise _err(f"{where}{k if plain else repr(k)}", f"unknown key{extra}")
 
 
 def _mapping(value: Any, key: str) -> dict:
@@ -236,4 +237,7 @@ def load_config(path: str | Path) -> Config:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise LoadError(f"malformed YAML: {problem}", path=p, line=line) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit integer, nesting deeper than Python's stack
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise LoadError(f"malformed YAML: {reason}", path=p) from None
     return parse_config(data, p.resolve())

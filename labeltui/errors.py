@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_LINE_BREAKS = re.compile(r"\s*[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
+
+
+def one_line(text: str) -> str:
+    """text on one printable line: line breaks (and the spaces around them) become
+    one space, lone surrogates (undecodable file names) become ``\\udcff`` escapes."""
+    text = _LINE_BREAKS.sub(" ", text.strip())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class LoadError(Exception):
     """Bad user input: names the file, line and field where known, and what to do.
 
-    ``str(err)`` is one line: ``path:line: field: message``.
+    ``str(err)`` is one line: ``path:line: field: message`` (line breaks in any
+    part, e.g. pasted library error text, become spaces; see :func:`one_line`).
     """
 
     def __init__(
@@ -32,4 +43,4 @@ class LoadError(Exception):
         elif self.line is not None:
             where = f"line {self.line}: "
         field = f"{self.field}: " if self.field else ""
-        return f"{where}{field}{self.message}"
+        return one_line(f"{where}{field}{self.message}")

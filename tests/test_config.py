@@ -92,3 +92,20 @@ def test_example_config_documents_every_setting_and_runs():
     for cls in (Matching, Scoring):
         for f in fields(cls):
             assert f"{f.name}:" in text, f"config.example.yaml does not document {f.name}"
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ('matching: {"a\\nb": 1}', "matching.'a\\nb': unknown key"),
+        ('review: {"\\u2028": 1}', "review.'\\u2028': unknown key"),
+        ("matching: {iou_threshold: " + "9" * 5000 + "}", "malformed YAML: Exceeds the limit (4300 digits)"),
+        ("name: " + "[" * 3000 + "]" * 3000, "malformed YAML: nested too deeply"),
+    ],
+    ids=["newline-key", "line-separator-key", "huge-integer", "deep-nesting"],
+)
+def test_hostile_yaml_gives_a_one_line_error(tmp_path, extra, needle):
+    with pytest.raises(LoadError) as err:
+        load_config(write(tmp_path, BASE + extra + "\n"))
+    message = str(err.value)
+    assert needle in message and "\n" not in message and str(tmp_path / "run.yaml") in message

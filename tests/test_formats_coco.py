@@ -389,3 +389,67 @@ def test_synthetic_run_reads_back_as_generated(tmp_path, mode, synth):
     got = pd.concat([gt.annotations, pred.annotations], ignore_index=True)
     pd.testing.assert_frame_equal(got, expected)
     assert (pred.annotations.groupby("data_row_id").size() == 7).all()
+
+
+# ---------------------------------------------------------------- fuzz regressions
+
+
+def test_lone_surrogate_escape_is_rejected_with_its_line(tmp_path, mode):
+    """A "\\ud800" id would crash pandas later (it cannot be encoded): a LoadError names the line."""
+    path = tmp_path / "gt.json"
+    doc = json.dumps(small_gt(), indent=1).replace('"file_name": "b.jpg"', '"file_name": "b\\ud800.jpg"')
+    path.write_text(doc, encoding="utf-8")
+    line = doc[: doc.index("\\ud800")].count("\n") + 1
+    with pytest.raises(LoadError) as info:
+        coco.read_coco(path, gt_ctx())
+    assert info.value.line == line and "\\ud800" in str(info.value) and "surrogate" in str(info.value)
+    results = tmp_path / "r.json"
+    results.write_text('[{"image_id": "\\udc00x", "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}]', encoding="utf-8")
+    assert "unpaired UTF-16 surrogate" in load_err(coco.read_coco_results, results, pred_ctx())
+
+
+def test_surrogate_pairs_and_escaped_backslashes_still_load(tmp_path, mode):
+    gt = small_gt()
+    gt["categories"][1]["name"] = "car \U0001f697 \\ud800"  # a real pair, and the text backslash-u-d-8-0-0
+    loaded = coco.read_coco(write_json(tmp_path, gt), gt_ctx())  # ensure_ascii: \ud83d\ude97 and \\ud800
+    assert set(loaded.annotations["label"]) == {"person", "car \U0001f697 \\ud800"}
+
+
+@pytest.mark.parametrize(
+    "text, at",
+    [
+        (r'"\ud800"', 1),
+        (r'"\uDFFF"', 1),
+        (r'"\ud83d\ude00"', None),
+        (r'"\uD83D\uDE00"', None),
+        (r'"\\ud800"', None),  # an escaped backslash, then plain text
+        (r'"\\\ud800"', 3),
+        (r'"\\\ud83d\ude00"', None),
+        (r'"\ud83d\ude00\udc00"', 13),
+        (r'"\ud800\ud800\udc00"', 1),
+        (r'"\\ud83d\udc00"', 8),  # the "high" half is plain text
+        (r'"\ud83d\\ude00"', 1),
+        (r'"\u00e9 x"', None),
+    ],
+)
+def test_lone_surrogate_finds_unpaired_escapes(text, at):
+    from labeltui.formats.base import lone_surrogate
+
+    assert lone_surrogate(text) == at
+    assert lone_surrogate(text.encode()) == at
+
+
+def test_deeply_nested_values_give_a_load_error(tmp_path, mode):
+    """orjson parses 3000 levels; describing the bad value must not recurse that deep."""
+    deep = "[" * 3000 + "]" * 3000
+    path = tmp_path / "gt.json"
+    path.write_text('{"images": [' + deep + '], "annotations": [], "categories": []}', encoding="utf-8")
+    expected = "malformed JSON: maximum recursion depth" if mode == "stdlib" else "images[0]: expected an object"
+    assert expected in load_err(coco.read_coco, path, gt_ctx())
+    results = tmp_path / "r.json"
+    results.write_text('[{"image_id": 1, "category_id": 1, "score": 1, "bbox": [0, 0, 1, ' + deep + "]}]", encoding="utf-8")
+    message = load_err(coco.read_coco_results, results, pred_ctx())
+    if mode == "stdlib":
+        assert "malformed JSON: maximum recursion depth" in message
+    else:
+        assert "[0].bbox: expected 4 numbers" in message and len(message) < len(str(results)) + 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,24 @@ def test_results_all_class_files_empty(tmp_path):
     (tmp_path / "Task1_plane.txt").write_text("", encoding="utf-8")
     loaded = read_dota_results(tmp_path, PRED)
     assert loaded.annotations.empty
+
+
+@pytest.mark.parametrize(
+    "reader, name, text",
+    [
+        (read_dota, b"P\xff1.txt", b"0 0 1 0 1 1 0 1 car\n"),
+        (read_dota_results, b"Task1_\xff.txt", b"P1 0.5 0 0 1 0 1 1 0 1\n"),
+    ],
+)
+def test_file_names_that_are_not_utf8(tmp_path, reader, name, text):
+    """A file name names a data row (GT) or a class (results): undecodable bytes are a LoadError."""
+    (tmp_path / "P0002.txt").write_text("0 0 1 0 1 1 0 1 car\n", encoding="utf-8")
+    bad = Path(os.fsdecode(bytes(tmp_path) + b"/" + name))
+    bad.write_bytes(text)
+    for target in (tmp_path, bad):
+        with pytest.raises(LoadError) as info:
+            reader(target, GT)
+        message = str(info.value)
+        message.encode("utf-8")  # printable: no lone surrogate left
+        assert "is not valid UTF-8" in message and "rename the file" in message
+        assert repr(os.fsencode(name).decode("utf-8", "replace")) in message

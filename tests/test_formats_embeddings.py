@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,30 @@ def test_parquet_errors(tmp_path: Path) -> None:
     fake.write_text("data_row_id,e0\nx,1\n")
     with pytest.raises(LoadError, match="cannot read Parquet"):
         read_parquet(fake, CTX)
+
+
+def test_parquet_corrupt_or_duplicate_columns_one_line(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1" + b"\0" * 20 + b"PAR1")  # pyarrow's message spans two lines
+    with pytest.raises(LoadError) as info:
+        read_parquet(corrupt, CTX)
+    assert str(info.value).endswith("No more data to read.); is it a Parquet file?")
+    dup = tmp_path / "dup.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array([1.0]), pa.array([2.0])], ["data_row_id", "e0", "e0"]), dup)
+    with pytest.raises(LoadError, match=r"e0: duplicate column name 'e0': columns 2 and 3; rename one$"):
+        read_parquet(dup, CTX)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # an unclosed file
+@pytest.mark.parametrize("archive", ["truncated", "npz"])
+def test_npy_given_a_zip_archive(tmp_path: Path, archive: str) -> None:
+    """np.load raises BadZipFile on a truncated .npz (and leaves the file open): archives are sniffed first."""
+    path, ctx = npy(tmp_path, np.zeros((1, 2)), "a\n")
+    if archive == "npz":
+        with open(path, "wb") as fh:
+            np.savez(fh, m=np.zeros((1, 2)))
+    else:
+        path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(LoadError, match="expected one array saved with numpy.save, got an .npz archive"):
+        read_npy(path, ctx)
+    gc.collect()

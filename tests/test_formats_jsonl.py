@@ -103,6 +103,11 @@ def test_json_array_file(tmp_path: Path) -> None:
         ([{"id": "a", "text": "x", "predictions": [[0, 1, "A", 1e308 * 10]]}], 1, "predictions[0][3]", "inf"),
         (['{"id": "a", "text": "x"}', "{not json"], 2, None, "malformed JSON"),
         (["[1, 2]"], 1, None, "expected"),
+        ([{"id": "d1", "text": "John", "labels": [[-1, 3, "PER"]]}], 1, "labels[0][0]", "non-negative"),
+        ([{"id": "d1", "text": "John", "predictions": [[0, -2, "PER"]]}], 1, "predictions[0][1]", "got -2"),
+        (['{"id": "a", "text": "x"}', '{"id": "\\ud800", "text": "John"}'], 2, None, "surrogate"),
+        (['{"id": "a", "text": "x", "\\udc00": 1}'], 1, None, "invalid string escape \\udc00"),
+        ([{"id": "a", "text": "x", "labels": [[[[[[[[0]]]]]], 1, "A"]]}], 1, "labels[0][0]", "got [[[[...]]]]"),
         (['"just a string"'], 1, None, "expected an object"),
     ],
 )

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -778,3 +779,47 @@ def test_any_field_replaced_gives_result_or_load_error(reader, data):
             reader(file, CTX)
         except LoadError as err:
             assert str(err).startswith(str(file))
+
+
+def test_metric_tiny_values_raise_no_numpy_warning(tmp_path):
+    """1/1e-320 overflows: only harmonic lines take reciprocals, and that overflow means a mean of ~0."""
+    lines = [
+        metric("a", 1e-320),
+        metric("h", 1e-320, featureName="x", aggregation="HARMONIC_MEAN"),
+        metric("h", 2, featureName="y", aggregation="HARMONIC_MEAN"),
+        metric("z", 0, featureName="x", aggregation="HARMONIC_MEAN"),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = read_labelbox_metrics(write(tmp_path, lines), PRED).metrics
+    got = dict(zip(m["data_row_id"], m["score"]))
+    assert got == {"a": 1e-320, "h": 0.0, "z": 0.0}
+
+
+@pytest.mark.parametrize(
+    "reader, line",
+    [
+        (read_labelbox_export, '{"data_row": {"id": "\\ud800"}}'),
+        (read_labelbox_predictions, '{"dataRow": {"id": "a"}, "answer": "t", "customMetrics": [{"name": "\\ud800", "value": 0}]}'),
+        (read_labelbox_metrics, '{"dataRow": {"id": "a"}, "metricName": "\\udfff", "metricValue": 1}'),
+    ],
+)
+def test_lone_surrogate_escapes_are_load_errors(tmp_path, reader, line):
+    """json.loads accepts "\\ud800", but such a str cannot be encoded: the line is named instead."""
+    path = write(tmp_path, [metric("ok", 1), line] if reader is read_labelbox_metrics else ["", line])
+    with pytest.raises(LoadError) as info:
+        reader(path, PRED)
+    assert info.value.line == 2 and "unpaired UTF-16 surrogate" in str(info.value)
+    array = tmp_path / "array.ndjson"
+    array.write_text("[\n" + line + "\n]", encoding="utf-8")  # the JSON-array layout of SDK fixtures
+    with pytest.raises(LoadError) as info:
+        reader(array, PRED)
+    assert info.value.line == 2
+
+
+def test_deeply_nested_value_in_a_message_is_shortened(tmp_path):
+    deep = [[[[[[[["x" * 500]]]]]]]]
+    path = write(tmp_path, [{"dataRow": {"id": deep}, "metricValue": 1}])
+    with pytest.raises(LoadError) as info:
+        read_labelbox_metrics(path, PRED)
+    assert "dataRow.id: expected a non-empty string, got [[[[...]]]]" in str(info.value)

@@ -203,3 +203,42 @@ def test_large_table_is_vectorised(tmp_path: Path) -> None:
     pred = loaded.classifications[loaded.classifications["source"] == "pred"]
     assert (pred["label"].to_numpy() == p.argmax(axis=1).astype(str)).all()
     assert np.allclose(pred["confidence"], p.max(axis=1))
+
+
+@pytest.mark.parametrize(
+    "text, column, columns",
+    [
+        ("data_row_id,label, data_row_id\nr0,cat,x\n", "data_row_id", "columns 1 and 3"),
+        ("data_row_id,label,label \nr0,cat,dog\n", "label", "columns 2 and 3"),
+    ],
+)
+def test_duplicate_columns_after_trimming(tmp_path: Path, text: str, column: str, columns: str) -> None:
+    with pytest.raises(LoadError) as info:
+        read(write(tmp_path, text))
+    assert info.value.line == 1 and info.value.field == column
+    assert f"duplicate column name {column!r}: {columns}" in str(info.value)
+
+
+def test_integer_beyond_float_range(tmp_path: Path) -> None:
+    with pytest.raises(LoadError) as info:
+        read(write(tmp_path, "data_row_id,label,width\nr0,cat,5\nr1,dog," + "9" * 400 + "\n"))
+    assert info.value.line == 3 and info.value.field == "width"
+    assert "number too large" in str(info.value) and "'r1'" in str(info.value) and len(str(info.value)) < 200
+
+
+def parquet_bytes(names: list[str]) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays([pa.array(["r0"]), pa.array(["cat"]), pa.array(["dog"])], names=names), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def test_parquet_errors_are_one_line(tmp_path: Path) -> None:
+    dup = tmp_path / "dup.parquet"
+    dup.write_bytes(parquet_bytes(["data_row_id", "label", "label"]))
+    with pytest.raises(LoadError, match=r"^\S*dup\.parquet: label: duplicate column name 'label': columns 2 and 3; rename one$"):
+        read(dup)
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1" + b"\0" * 20 + b"PAR1")  # pyarrow's error text ends in a newline
+    with pytest.raises(LoadError) as info:
+        read(corrupt)
+    assert "cannot read Parquet" in str(info.value) and "\n" not in str(info.value)

@@ -141,3 +141,34 @@ def test_reader_errors_name_the_file(tmp_path):
     with pytest.raises(LoadError) as err:
         load_run(load_config(cfg))
     assert str(tmp_path / "gt.json") in str(err.value) and err.value.line == 1
+
+
+def test_spans_with_a_negative_start_are_dropped():
+    """A reader that lets start < 0 through (no box either) must not leave an object that is neither."""
+    import pandas as pd
+
+    from labeltui.formats.base import make_annotations, make_rows
+    from labeltui.load import _clean_spans, _Notes
+
+    spans = make_annotations(source="gt", data_row_id=["d"] * 3, label=["PER"] * 3, start=[-1, 0, -5], end=[3, 4, -2])
+    box = make_annotations(source="gt", data_row_id=["d"], label=["car"], x0=[0.0], y0=[0.0], x1=[1.0], y1=[1.0])
+    ann = pd.concat([spans, box], ignore_index=True).assign(row=0)
+    notes = _Notes()
+    kept = _clean_spans(ann, make_rows(["d"], [None], ["John"], [np.nan], [np.nan]), notes)
+    assert kept["start"].tolist() == [0, -1] and kept["label"].tolist() == ["PER", "car"]
+    assert notes.warnings == ["2 spans outside the text or empty dropped (first: row 'd' [-1, 3) in a text of 4 characters)"]
+
+
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ('{"id": "d", "text": "John", "labels": [[-5, 2, "PER"]]}', "spans.jsonl:1: labels[0][0]: expected a non-negative"),
+        ('{"id": "\\ud800", "text": "John"}', "spans.jsonl:1: invalid string escape \\ud800"),
+    ],
+)
+def test_bad_spans_file_is_a_load_error(tmp_path, line, needle):
+    cfg = spans_run(tmp_path, [])
+    (tmp_path / "spans.jsonl").write_text(line + "\n")
+    with pytest.raises(LoadError) as err:
+        load_run(load_config(cfg))
+    assert needle in str(err.value)

@@ -27,7 +27,16 @@ import pyarrow.json as pj
 
 from labeltui.errors import LoadError
 from labeltui.formats import ReadContext
-from labeltui.formats.base import Loaded, gc_paused, load_json, make_annotations, make_rows, read_bytes
+from labeltui.formats.base import (
+    Loaded,
+    describe,
+    gc_paused,
+    load_json,
+    make_annotations,
+    make_rows,
+    read_bytes,
+    reject_lone_surrogate,
+)
 
 try:
     import orjson as _orjson
@@ -75,6 +84,7 @@ def _read_bytes(path: Path) -> bytes:
         raw = raw[3:]
     if _NON_SPACE.search(raw) is None:
         raise LoadError("file is empty, expected JSON", path=path)
+    reject_lone_surrogate(raw, path)
     return raw
 
 
@@ -137,7 +147,7 @@ def _fail(path: Path, field: str, message: str) -> LoadError:
 
 
 def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r:.60}"
+    return f"{type(value).__name__} {describe(value)}"
 
 
 def _show(value: Any) -> str:
@@ -189,7 +199,7 @@ def _arrow_bbox(arr: pa.Array, path: Path, where: str) -> np.ndarray:
     bad = np.flatnonzero(lengths != 4)
     if len(bad):
         i = int(bad[0])
-        raise _fail(path, f"{where}[{i}].bbox", f"expected 4 numbers [x, y, width, height], got {arr[i].as_py()!r:.80}")
+        raise _fail(path, f"{where}[{i}].bbox", f"expected 4 numbers [x, y, width, height], got {describe(arr[i].as_py(), 80)}")
     values = arr.flatten()
     coords = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False).reshape(-1, 4)
     return _check_finite_boxes(coords, path, where)
@@ -375,7 +385,7 @@ def _py_bbox(values: list, path: Path, where: str) -> np.ndarray:
     if not set(map(type, chain.from_iterable(values))) <= {int, float}:
         for i, v in enumerate(values):
             if not all(type(c) in (int, float) for c in v):
-                raise _fail(path, f"{where}[{i}].bbox", f"expected 4 numbers [x, y, width, height], got {v!r:.80}")
+                raise _fail(path, f"{where}[{i}].bbox", f"expected 4 numbers [x, y, width, height], got {describe(v, 80)}")
     try:
         coords = np.array(values, dtype=np.float64).reshape(-1, 4)
     except OverflowError:  # an integer literal beyond float range

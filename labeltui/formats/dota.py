@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,24 @@ def _label_files(path: Path, what: str) -> list[Path]:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".txt" and p.is_file())
         if not files:
             raise LoadError(f"no .txt files in this folder; expected {what}", path=path)
-        return files
-    if not path.exists():
+    elif not path.exists():
         raise LoadError("file or folder not found", path=path)
-    return [path]
+    else:
+        files = [path]
+    _check_names(files)
+    return files
+
+
+def _check_names(files: list[Path]) -> None:
+    """File names become data row ids and class names, so they must be valid UTF-8."""
+    for f in files:
+        try:
+            f.name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(f.name).decode("utf-8", "replace")
+            raise LoadError(
+                f"file name {shown!r} is not valid UTF-8 (it names a data row or class); rename the file", path=f
+            ) from None
 
 
 def _number(token: str) -> float:

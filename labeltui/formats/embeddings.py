@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from labeltui.errors import LoadError
+from labeltui.errors import LoadError, one_line
 from labeltui.formats import ReadContext
-from labeltui.formats.base import Loaded, read_text
+from labeltui.formats.base import Loaded, check_unique_columns, read_text
 
 _PREFERRED = ("embedding", "embeddings", "vector")
 
@@ -24,11 +24,13 @@ def read_npy(path: Path, ctx: ReadContext) -> Loaded:
             "an npy embedding matrix needs an ids file (embeddings.ids: one data_row_id a line)", path=path
         )
     try:
-        raw = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as fh:  # np.load leaves a (broken) .npz archive open: sniff it first
+            is_zip = fh.read(4) == b"PK\x03\x04"
+        raw = None if is_zip else np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise LoadError("file not found", path=path) from None
     except (OSError, ValueError, EOFError) as exc:
-        raise LoadError(f"cannot read as a .npy array ({exc}); save it with numpy.save", path=path) from None
+        raise LoadError(f"cannot read as a .npy array ({one_line(str(exc))}); save it with numpy.save", path=path) from None
     if not isinstance(raw, np.ndarray):
         raise LoadError("expected one array saved with numpy.save, got an .npz archive", path=path)
     if raw.ndim != 2:
@@ -66,8 +68,9 @@ def read_parquet(path: Path, ctx: ReadContext) -> Loaded:
     except FileNotFoundError:
         raise LoadError("file not found", path=path) from None
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise LoadError(f"cannot read Parquet ({exc}); is it a Parquet file?", path=path) from None
+        raise LoadError(f"cannot read Parquet ({one_line(str(exc))}); is it a Parquet file?", path=path) from None
     names = schema.names
+    check_unique_columns(names, path)
     if "data_row_id" not in names:
         raise LoadError(
             f"no 'data_row_id' column; columns found: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
@@ -101,7 +104,7 @@ def read_parquet(path: Path, ctx: ReadContext) -> Loaded:
     try:
         table = pq.read_table(path, columns=["data_row_id", *(lists[:1] or numeric)])
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise LoadError(f"cannot read Parquet ({exc})", path=path) from None
+        raise LoadError(f"cannot read Parquet ({one_line(str(exc))})", path=path) from None
     if table.num_rows == 0:
         raise LoadError("no rows", path=path)
     id_col = table.column("data_row_id")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from labeltui.errors import LoadError
 from labeltui.formats import ReadContext
-from labeltui.formats.base import ROW_COLUMNS, Loaded, iter_ndjson, make_annotations, make_rows, require
+from labeltui.formats.base import ROW_COLUMNS, Loaded, describe, iter_ndjson, make_annotations, make_rows, require
 
 _KNOWN = {"id", "text", "labels", "predictions", "global_key"}
 
@@ -121,9 +121,9 @@ def _spans(groups: _Groups, field: str, source: str, row_ids: np.ndarray, path: 
     has_conf = arity == 4
     confs = [s[3] if len(s) == 4 else 0.0 for s in flat]
     def offset_ok(a: np.ndarray) -> np.ndarray:
-        return np.abs(a) < 2**62
+        return (a >= 0) & (a < 2**62)
 
-    offset = "an integer character offset"
+    offset = "a non-negative integer character offset"
     checks = [
         (starts, {int}, offset_ok, np.int64, offset),
         (ends, {int}, offset_ok, np.int64, offset),
@@ -139,7 +139,7 @@ def _spans(groups: _Groups, field: str, source: str, row_ids: np.ndarray, path: 
             firsts.append((i, item, expected))
     if firsts:
         i, item, expected = min(firsts)
-        raise fail(i, f"expected {expected}, got {checks[item][0][i]!r:.40}", item)
+        raise fail(i, f"expected {expected}, got {describe(checks[item][0][i], 40)}", item)
     return make_annotations(
         source=source,
         data_row_id=row_ids[np.asarray(groups.rows, dtype=np.int64)[group]],

@@ -30,6 +30,7 @@ from labeltui.errors import LoadError
 from labeltui.formats import ReadContext
 from labeltui.formats.base import (
     Loaded,
+    describe,
     empty_annotations,
     empty_classifications,
     finite_number,
@@ -117,7 +118,7 @@ def _strings(values: list[Any], lines: list[int], field_of: FieldOf, path: Path)
         if v is _MISSING:
             raise LoadError("missing required field", path=path, line=lines[i], field=field_of(i))
         if not isinstance(v, str) or not v:
-            raise LoadError(f"expected a non-empty string, got {v!r:.40}", path=path, line=lines[i], field=field_of(i))
+            raise LoadError(f"expected a non-empty string, got {describe(v, 40)}", path=path, line=lines[i], field=field_of(i))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -174,7 +175,7 @@ class _RowKeys:
         for name, v in (("id", drid), ("globalKey", gk)):
             if v is not None and (type(v) is not str or not v):
                 raise LoadError(
-                    f"expected a non-empty string, got {v!r:.40}", path=path, line=line, field=f"dataRow.{name}"
+                    f"expected a non-empty string, got {describe(v, 40)}", path=path, line=line, field=f"dataRow.{name}"
                 )
         return self.index.setdefault((drid, gk), len(self.index))
 
@@ -483,7 +484,7 @@ def read_labelbox_export(path: Path, ctx: ReadContext) -> Loaded:
         _expect(dr, dict, path=path, line=line, field="data_row", optional=False)
         drid = require(dr, "id", path=path, line=line, context="data_row")
         if not isinstance(drid, str) or not drid:
-            raise LoadError(f"expected a non-empty string, got {drid!r:.40}", path=path, line=line, field="data_row.id")
+            raise LoadError(f"expected a non-empty string, got {describe(drid, 40)}", path=path, line=line, field="data_row.id")
         if drid in first_line:
             raise LoadError(
                 f"data row {drid!r} appears again (first on line {first_line[drid]}); export each data row once",
@@ -882,8 +883,12 @@ def read_labelbox_metrics(path: Path, ctx: ReadContext) -> Loaded:
     mixed = int((df["agg"] != df["gagg"]).sum())
     agg = df["gagg"].to_numpy()
     v = df["value"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["t"] = np.where(agg == "GEOMETRIC_MEAN", np.log(v), np.where(agg == "HARMONIC_MEAN", 1.0 / v, v))
+    t = v.copy()
+    geometric, harmonic = agg == "GEOMETRIC_MEAN", agg == "HARMONIC_MEAN"
+    with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf, 1/0 or 1/1e-320 = inf: means of 0
+        t[geometric] = np.log(v[geometric])
+        t[harmonic] = 1.0 / v[harmonic]
+    df["t"] = t
     g = df.groupby(groups, sort=False).agg(s=("t", "sum"), c=("t", "size"), agg=("gagg", "first")).reset_index()
     s, c, a = g["s"].to_numpy(), g["c"].to_numpy(), g["agg"].to_numpy()
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):

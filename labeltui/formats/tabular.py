@@ -28,9 +28,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labeltui.errors import LoadError
+from labeltui.errors import LoadError, one_line
 from labeltui.formats import ReadContext
-from labeltui.formats.base import Loaded, empty_classifications, make_classifications, make_rows, read_text
+from labeltui.formats.base import (
+    Loaded,
+    check_unique_columns,
+    describe,
+    empty_classifications,
+    make_classifications,
+    make_rows,
+    read_text,
+)
 
 _TEXT_COLUMNS = ("data_row_id", "global_key", "label", "pred_label", "asset")
 _SUM_TOLERANCE = 0.01
@@ -58,7 +66,17 @@ def read_table(path: Path, ctx: ReadContext) -> Loaded:
 
     def numeric(name: str, lo: float = -np.inf, hi: float = np.inf, allow_nan: bool = True) -> np.ndarray:
         raw = df[name]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        except OverflowError:  # an integer cell beyond float range (CSV keeps it as a Python int)
+            i = next(i for i, v in enumerate(raw) if _beyond_float(v))
+            line, loc = where(i)
+            raise LoadError(
+                f"{loc}number too large: {describe(raw.iloc[i], 40)} (data_row_id {ids[i]!r})",
+                path=path,
+                line=line,
+                field=name,
+            ) from None
         bad = np.isnan(values) & (raw.notna().to_numpy() | (not allow_nan))
         bad |= ~np.isnan(values) & ((values < lo) | (values > hi))
         if bad.any():
@@ -200,6 +218,7 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
         except (ValueError, pd.errors.EmptyDataError) as exc:
             raise LoadError(f"cannot read {suffix[1:].upper()}: {exc}", path=path) from None
         df.columns = [str(c).strip() for c in df.columns]
+        check_unique_columns(df.columns, path, line=1, note=" (spaces around names do not count)")
         is_csv = True
     elif suffix in (".parquet", ".pq"):
         df = _read_parquet_frame(path)
@@ -213,16 +232,28 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
     return df, is_csv
 
 
+def _beyond_float(value: object) -> bool:
+    """Whether value is an integer too large for a float."""
+    if not isinstance(value, int):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
 def _read_parquet_frame(path: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        check_unique_columns(pq.read_schema(path).names, path)
         table = pq.read_table(path)
     except FileNotFoundError:
         raise LoadError("file not found", path=path) from None
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise LoadError(f"cannot read Parquet ({exc}); is it a Parquet file?", path=path) from None
+        raise LoadError(f"cannot read Parquet ({one_line(str(exc))}); is it a Parquet file?", path=path) from None
     for i, name in enumerate(table.column_names):
         if name in _TEXT_COLUMNS and not pa.types.is_string(table.schema.field(i).type):
             try:
