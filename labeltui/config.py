@@ -160,8 +160,8 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
     if not isinstance(data, dict):
         raise LoadError("config: expected a YAML mapping at the top level", path=path)
-    _check_keys(data, _TOP_KEYS, "")
     try:
+        _check_keys(data, _TOP_KEYS, "")
         name = data.get("name") or (path.stem if path else "model-run")
         if not isinstance(name, str):
             raise _err("name", "expected a string")

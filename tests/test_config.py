@@ -109,3 +109,9 @@ def test_hostile_yaml_gives_a_one_line_error(tmp_path, extra, needle):
         load_config(write(tmp_path, BASE + extra + "\n"))
     message = str(err.value)
     assert needle in message and "\n" not in message and str(tmp_path / "run.yaml") in message
+
+
+def test_unknown_top_level_key_names_the_file(tmp_path):
+    with pytest.raises(LoadError) as err:
+        load_config(write(tmp_path, BASE + "nmae: exp\n"))
+    assert str(err.value).startswith(str(tmp_path / "run.yaml")) and "nmae: unknown key (did you mean 'name'?)" in str(err.value)
