@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 import traceback
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
@@ -55,6 +58,8 @@ class LabelTuiApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "labeltui"
     ENABLE_COMMAND_PALETTE = True
+    # Ctrl-C quits like q (text fields keep it for copy); SIGTERM quits the same way.
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False)]
 
     def __init__(
         self,
@@ -80,6 +85,16 @@ class LabelTuiApp(App):
         source = str(self.config_path) if self.config_path else (self.config.name if self.config else "")
         self.push_screen(LoadingScreen(source))
         self.load()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, not the main thread)
+            pass
+
+    def _terminated(self) -> None:
+        """SIGTERM: save the position and exit cleanly (terminal restored, store closed), status 143."""
+        if isinstance(self.screen, ReviewScreen):
+            self.screen.save_now()
+        self.exit(return_code=128 + signal.SIGTERM)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self) -> None:
@@ -142,6 +157,10 @@ class LabelTuiApp(App):
         self.exit(return_code=1 if self.load_error else 0)
 
     def on_unmount(self) -> None:
+        try:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         if self.session is not None and self.session.store is not None:
             self.session.store.close()
 

@@ -10,7 +10,7 @@ from labeltui.render.palette import VERDICT_MARKS, VERDICT_STYLES
 
 class StatusBar(Widget):
     """``labeltui │ run · task │ shown/total │ reviewed │ ✗ errors │ ✓ ok │ ● selected``
-    (a compact form when the terminal is narrow)."""
+    (a compact form when the terminal is narrow, without the run name when narrower still)."""
 
     def __init__(self, name: str, task: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,17 +49,17 @@ class StatusBar(Widget):
         )
         if full.cell_len <= width:
             return full
-        compact = Text.assemble(
-            (f" {self.run_name}", "bold"),
-            f" │ {c['shown']:,}/{c['total']:,} │ {c['reviewed']:,} rev │ ",
+        counts = Text.assemble(
+            f"{c['shown']:,}/{c['total']:,} │ {c['reviewed']:,} rev │ ",
             (f"{err}{c['error']:,}", VERDICT_STYLES["error"]),
             " ",
             (f"{ok}{c['ok']:,}", VERDICT_STYLES["ok"]),
             " ",
             (f"{sel}{c['selected']:,}", VERDICT_STYLES["selected"]),
             (" │ read-only" if self._note else "", "bold reverse"),
-            no_wrap=True,
-            overflow="ellipsis",
         )
+        compact = Text.assemble((f" {self.run_name}", "bold"), " │ ", counts, no_wrap=True, overflow="ellipsis")
+        if compact.cell_len > width:  # the counts matter more than the run's name
+            compact = Text.assemble(" ", counts, no_wrap=True, overflow="ellipsis")
         compact.truncate(width, overflow="ellipsis")
         return compact

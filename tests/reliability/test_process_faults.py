@@ -1,0 +1,218 @@
+"""Process faults: SIGTERM, Ctrl-C and SIGKILL of a real ``labeltui open`` in tmux,
+and a review store on a read-only location.
+
+A triage session is hours of work: a signal must never lose a verdict the
+screen showed, and a clean stop must leave the terminal as it found it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from labeltui import review
+from labeltui.review import ReviewStore
+from labeltui.tui.screens.review import ReviewScreen
+from tests.tui.conftest import DEMO, drive, make_app, settle  # noqa: F401  (make_app is a fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+_SOCKETS = itertools.count()
+# terminal modes as the shell had them: main screen, cursor shown, no mouse reporting
+RESTORED = {"alternate_on": "0", "cursor_flag": "1", "mouse_any_flag": "0", "mouse_button_flag": "0", "mouse_sgr_flag": "0"}
+_NO_STORE = shutil.ignore_patterns("labeltui-review.sqlite*")  # a store someone left in the demo folder
+
+
+class Pane:
+    """``labeltui open config`` in a detached 80x24 tmux session of its own server."""
+
+    def __init__(self, folder: Path, config: Path, *options: str) -> None:
+        self.socket = f"labeltui-test-{os.getpid()}-{next(_SOCKETS)}"
+        self.rc = folder / "exit-status"
+        app = shlex.join([sys.executable, "-m", "labeltui.cli", "open", *options, str(config)])
+        # the pane outlives the app so its terminal modes can be inspected afterwards
+        command = f"{app}; echo $? > {shlex.quote(str(self.rc))}; sleep 600"
+        env = dict(os.environ, LABELTUI_REVIEWER="ana")
+        env.pop("NO_COLOR", None)
+        subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", "-c", str(ROOT), command],
+            check=True,
+            env=env,
+        )
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", *keys)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared; the pane shows:\n{self.screen()}")
+
+    def app_pid(self) -> int:
+        shell = int(self.tmux("display", "-p", "#{pane_pid}").strip())
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
+
+    def exit_status(self, timeout: float = 15.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.rc.exists() and self.rc.read_text().strip():
+                return int(self.rc.read_text())
+            time.sleep(0.05)
+        raise AssertionError(f"the app did not exit; the pane shows:\n{self.screen()}")
+
+    def modes(self) -> dict[str, str]:
+        """Terminal modes the app may have changed: alternate screen, cursor, mouse reporting."""
+        names = ("alternate_on", "cursor_flag", "mouse_any_flag", "mouse_button_flag", "mouse_sgr_flag")
+        values = self.tmux("display", "-p", " ".join(f"#{{{n}}}" for n in names)).split()
+        return dict(zip(names, values))
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def _demo(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the NER demo (its store is written next to it): (config, store)."""
+    shutil.copytree(DEMO / "ner", tmp_path / "ner", ignore=_NO_STORE)
+    config = tmp_path / "ner" / "run.yaml"
+    return config, tmp_path / "ner" / "labeltui-review.sqlite"
+
+
+def _review_three(pane: Pane) -> None:
+    """x, o, x on the first three rows, each acknowledged in the header before the next key."""
+    pane.wait_for("│ 0 rev │")
+    for key, shown in (("x", "✗1 ✓0"), ("o", "✗1 ✓1"), ("x", "✗2 ✓1")):
+        pane.keys(key)
+        pane.wait_for(shown)
+
+
+def _stored(store: Path) -> dict[str, str]:
+    with ReviewStore.open(store, run_name="demo-news-entities", reviewer="check") as s:
+        frame = s.verdicts()
+    return {row: verdict for row, verdict in zip(frame["data_row_id"], frame["verdict"]) if verdict is not None}
+
+
+def _assert_clean_exit(pane: Pane, store: Path, status: int) -> None:
+    assert pane.exit_status() == status, pane.screen()
+    assert pane.modes() == RESTORED
+    # the store was closed: SQLite checkpointed the WAL into the file and removed it
+    assert not store.with_name(store.name + "-wal").exists()
+    with sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True) as conn:
+        rows = dict(conn.execute("SELECT data_row_id, verdict FROM verdicts").fetchall())
+    assert sorted(rows.values()) == ["error", "error", "ok"]
+
+
+def test_sigterm_exits_cleanly_with_the_store_closed(tmp_path):
+    config, store = _demo(tmp_path)
+    pane = Pane(tmp_path, config)
+    try:
+        _review_three(pane)
+        cursor_row = next(line for line in pane.screen().splitlines() if "▶" in line).split()[3]
+        os.kill(pane.app_pid(), signal.SIGTERM)
+        _assert_clean_exit(pane, store, 128 + signal.SIGTERM)
+    finally:
+        pane.close()
+    with ReviewStore.open(store, run_name="demo-news-entities", reviewer="ana") as s:
+        assert s.load_state("tui")["row"] == cursor_row  # the position was saved on the way out
+
+
+def test_sigterm_while_loading_restores_the_terminal(tmp_path):
+    shutil.copytree(DEMO / "detection", tmp_path / "detection", ignore=_NO_STORE)
+    pane = Pane(tmp_path, tmp_path / "detection" / "run.yaml", "--no-cache")
+    try:
+        pane.wait_for("opening")
+        os.kill(pane.app_pid(), signal.SIGTERM)
+        assert pane.exit_status() == 128 + signal.SIGTERM
+        assert pane.modes() == RESTORED
+    finally:
+        pane.close()
+
+
+def test_ctrl_c_quits_cleanly_and_loses_nothing(tmp_path):
+    config, store = _demo(tmp_path)
+    pane = Pane(tmp_path, config)
+    try:
+        _review_three(pane)
+        pane.keys("C-c")
+        _assert_clean_exit(pane, store, 0)
+    finally:
+        pane.close()
+
+
+def test_sigkill_keeps_every_verdict_the_screen_acknowledged(tmp_path):
+    config, store = _demo(tmp_path)
+    pane = Pane(tmp_path, config)
+    try:
+        _review_three(pane)
+        pane.keys("j", "space")
+        pane.wait_for("●1")
+        os.kill(pane.app_pid(), signal.SIGKILL)
+        assert pane.exit_status() == 128 + signal.SIGKILL
+    finally:
+        pane.close()
+    verdicts = _stored(store)
+    assert sorted(verdicts.values()) == ["error", "error", "ok"]
+    with ReviewStore.open(store, run_name="demo-news-entities", reviewer="ana") as s:
+        assert s.counts()["selected"] == 1
+
+
+def _deny_writes_in(monkeypatch, folder: Path) -> None:
+    """os.access reports ``folder`` and its files as not writable, as on a read-only mount."""
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and Path(path).resolve().is_relative_to(folder.resolve()):
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(review.os, "access", access)
+
+
+def test_store_on_a_read_only_location_opens_read_only_and_says_why(make_app, tmp_path, monkeypatch):
+    folder = tmp_path / "readonly"
+    store = folder / "review.sqlite"
+    app = make_app("ner", store=store)
+    config, scored = app.config, app.scored
+    reviewed = str(scored.scores["data_row_id"].iloc[1])
+    with ReviewStore.open(store, run_name=config.name, reviewer="bob") as s:
+        s.set_verdict([reviewed], "error")
+    before = store.read_bytes()
+    _deny_writes_in(monkeypatch, folder)
+
+    async def script(pilot, screen: ReviewScreen):
+        session = screen.session
+        assert session.read_only and session.counts()["reviewed"] == 1  # earlier verdicts still show
+        header = screen.query_one("#status").render().plain
+        assert "read-only" in header and "✗1" in header.replace(" ", "")
+        titles = [n.title for n in app._notifications]
+        assert "review store is read-only" in titles
+        for key in ("x", "o", "space", "backspace", "u", "a", "X"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert session.counts()["reviewed"] == 1 and session.counts()["selected"] == 0
+        refused = [str(n.message) for n in app._notifications if n.title == "not saved"]
+        assert refused and all("read-only" in m and "not writable" in m for m in refused)
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("q")
+
+    drive(app, script, size=(120, 30))
+    assert app.return_code == 0
+    assert store.read_bytes() == before
