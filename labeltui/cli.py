@@ -124,10 +124,26 @@ def cmd_open(args: argparse.Namespace) -> int:
     return _open_app(args.config, reviewer=args.reviewer, use_cache=not args.no_cache)
 
 
+def _run_demos(task: str, folder: Path | None) -> int:
+    """The demo app; ``d`` (or the palette) closes one demo and opens the next."""
+    from labeltui.demo import TASKS
+    from labeltui.tui import LabelTuiApp
+
+    while True:
+        app = LabelTuiApp(str(demo_config(task, folder)), demos=TASKS)
+        app.run()
+        if app.load_error:
+            print(f"labeltui: error: {app.load_error}", file=sys.stderr)
+        if app.next_demo is None:
+            return app.return_code or 0
+        task = app.next_demo
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    config_path = demo_config(args.task, Path(args.dir) if args.dir else None)
+    folder = Path(args.dir) if args.dir else None
     if not args.print and sys.stdout.isatty() and sys.stdin.isatty():
-        return _open_app(str(config_path))
+        return _run_demos(args.task, folder)
+    config_path = demo_config(args.task, folder)
 
     from labeltui.report import write_ranking
     from labeltui.engine.query import apply_query

@@ -69,8 +69,11 @@ class LabelTuiApp(App):
         scored: Scored | None = None,
         reviewer: str | None = None,
         use_cache: bool = True,
+        demos: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
+        self.demos = demos
+        self.next_demo: str | None = None
         if config_path is None and config is None:
             raise ValueError("give a config path or a config")
         self.config_path = Path(config_path) if config_path is not None else None
@@ -82,6 +85,8 @@ class LabelTuiApp(App):
         self.load_error: str | None = None
 
     def on_mount(self) -> None:
+        if len(self.demos) > 1:
+            self.bind("d", "next_demo", description="next demo")
         source = str(self.config_path) if self.config_path else (self.config.name if self.config else "")
         self.push_screen(LoadingScreen(source))
         self.load()
@@ -148,8 +153,22 @@ class LabelTuiApp(App):
             self.notify(f"keys.{name}: no such binding id (see ? for the ids)", severity="warning", timeout=8)
         if message.warning:
             self.notify(message.warning, severity="warning", timeout=8)
+        if len(self.demos) > 1:
+            others = [t for t in self.demos if t != message.session.config.task]
+            self.notify(f"demo: press d for the {others[0]} demo ({' and '.join(others)} in the palette, ctrl+p)", timeout=6)
         if message.session.read_only and message.session.store is not None:
             self.notify(message.session.store.read_only_reason, title="review store is read-only", severity="warning")
+
+    async def action_next_demo(self, task: str | None = None) -> None:
+        """Demo mode: close this demo and open the next one (``labeltui demo`` reopens the app on it)."""
+        if len(self.demos) < 2:
+            return
+        if isinstance(self.screen, ReviewScreen):
+            self.screen.save_now()
+        current = self.config.task if self.config else self.demos[0]
+        following = self.demos[(self.demos.index(current) + 1) % len(self.demos)] if current in self.demos else self.demos[0]
+        self.next_demo = task or following
+        self.exit(return_code=0)
 
     async def action_quit(self) -> None:
         if isinstance(self.screen, ReviewScreen):
@@ -167,6 +186,9 @@ class LabelTuiApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette: every review action by name, with its key."""
         yield from super().get_system_commands(screen)
+        for task in self.demos:
+            if self.config is None or task != self.config.task:
+                yield SystemCommand(f"Open the {task} demo", "closes this demo run", _app_runner(self, f"next_demo({task!r})"))
         if not isinstance(screen, ReviewScreen):
             return
         keys = effective_keys(dict(self.config.keys) if self.config else {})
@@ -183,5 +205,12 @@ class LabelTuiApp(App):
 def _runner(screen: Screen, action: str):
     async def run() -> None:
         await screen.run_action(action)
+
+    return run
+
+
+def _app_runner(app: App, action: str):
+    async def run() -> None:
+        await app.run_action(action)
 
     return run
