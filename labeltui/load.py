@@ -181,14 +181,19 @@ def _clean_confidence(ann: pd.DataFrame, notes: _Notes) -> pd.DataFrame:
 def _attach(table: pd.DataFrame, ids: pd.Index, key_to_id: pd.Series, what: str, notes: _Notes) -> tuple[pd.DataFrame, np.ndarray]:
     """Resolve references to rows; drop and count unknown ones. Returns (kept, row positions)."""
     resolved = _resolve_ids(table, key_to_id)
-    pos = ids.get_indexer(resolved)
+    given = resolved.to_numpy(dtype=object)
+    if len(given) == len(ids) and bool((given == ids.to_numpy(dtype=object)).all()):
+        pos = np.arange(len(ids))  # the same rows in the same order (one file serving several roles)
+    else:
+        pos = ids.get_indexer(resolved)
     unknown = pos < 0
-    if unknown.any():
-        example = resolved[unknown].iloc[0]
-        if example is None or (isinstance(example, float) and np.isnan(example)):
-            example = table.loc[unknown, "global_key"].iloc[0] if "global_key" in table.columns else None
-        notes.warn(int(unknown.sum()), f"{{n}} {what}{{s}} for unknown data rows dropped (e.g. {example!r})")
-    kept = table[~unknown].assign(data_row_id=resolved[~unknown].to_numpy())
+    if not unknown.any():
+        return table.assign(data_row_id=given), pos
+    example = resolved[unknown].iloc[0]
+    if example is None or (isinstance(example, float) and np.isnan(example)):
+        example = table.loc[unknown, "global_key"].iloc[0] if "global_key" in table.columns else None
+    notes.warn(int(unknown.sum()), f"{{n}} {what}{{s}} for unknown data rows dropped (e.g. {example!r})")
+    kept = table[~unknown].assign(data_row_id=given[~unknown])
     return kept, pos[~unknown]
 
 
@@ -208,6 +213,13 @@ def _metrics(tables: list[pd.DataFrame], ids: pd.Index, key_to_id: pd.Series, no
     return out
 
 
+def _class_ids(classes: pd.Index, labels: pd.Series) -> np.ndarray:
+    """Positions of ``labels`` in ``classes`` (-1 where absent), hashing each distinct label once."""
+    codes, uniques = pd.factorize(labels.to_numpy(dtype=object))
+    lut = np.append(classes.get_indexer([str(u) for u in uniques]), -1)
+    return lut[codes]
+
+
 def _classification(
     gt: Loaded, pred: Loaded, ids: pd.Index, key_to_id: pd.Series, classes: list[str], notes: _Notes
 ) -> dict[str, np.ndarray | None]:
@@ -218,10 +230,10 @@ def _classification(
     pred_conf = np.full(n, np.nan)
     g = gt.classifications[gt.classifications["source"] == "gt"]
     g, gpos = _attach(g, ids, key_to_id, "ground-truth label", notes)
-    gt_label[gpos] = cls.get_indexer(g["label"].astype(str))
+    gt_label[gpos] = _class_ids(cls, g["label"])
     p = pred.classifications[pred.classifications["source"] == "pred"]
     p, ppos = _attach(p, ids, key_to_id, "predicted label", notes)
-    pred_label[ppos] = cls.get_indexer(p["label"].astype(str))
+    pred_label[ppos] = _class_ids(cls, p["label"])
     pred_conf[ppos] = p["confidence"].to_numpy()
     probs = None
     if pred.probs is not None:
