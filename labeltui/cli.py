@@ -16,10 +16,6 @@ from labeltui import __version__
 from labeltui.errors import LoadError
 
 
-class CliError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
-
-
 def _progress_printer(enabled: bool):
     if not enabled:
         return None
@@ -217,32 +213,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [LoadError, CliError]
-    for module, name in (
-        ("labeltui.engine.query", "QueryError"),
-        ("labeltui.review", "ReviewError"),
-        ("labeltui.manifest", "ManifestError"),
-    ):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``labeltui`` command."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except _user_errors() as exc:
+    except LoadError as exc:  # every user-facing error (query, review, manifest) is one
         print(f"labeltui: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("labeltui: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `labeltui rank ... | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
