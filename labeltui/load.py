@@ -22,7 +22,7 @@ from labeltui.config import Config, Source
 from labeltui.errors import LoadError
 from labeltui.formats import ReadContext, read_source
 from labeltui.formats.base import Loaded, empty_annotations
-from labeltui.run import ModelRun, build_run
+from labeltui.run import ModelRun, build_run, class_ids
 
 Progress = Callable[[str, float], None]
 
@@ -213,13 +213,6 @@ def _metrics(tables: list[pd.DataFrame], ids: pd.Index, key_to_id: pd.Series, no
     return out
 
 
-def _class_ids(classes: pd.Index, labels: pd.Series) -> np.ndarray:
-    """Positions of ``labels`` in ``classes`` (-1 where absent), hashing each distinct label once."""
-    codes, uniques = pd.factorize(labels.to_numpy(dtype=object))
-    lut = np.append(classes.get_indexer([str(u) for u in uniques]), -1)
-    return lut[codes]
-
-
 def _classification(
     gt: Loaded, pred: Loaded, ids: pd.Index, key_to_id: pd.Series, classes: list[str], notes: _Notes
 ) -> dict[str, np.ndarray | None]:
@@ -230,10 +223,10 @@ def _classification(
     pred_conf = np.full(n, np.nan)
     g = gt.classifications[gt.classifications["source"] == "gt"]
     g, gpos = _attach(g, ids, key_to_id, "ground-truth label", notes)
-    gt_label[gpos] = _class_ids(cls, g["label"])
+    gt_label[gpos] = class_ids(cls, g["label"])
     p = pred.classifications[pred.classifications["source"] == "pred"]
     p, ppos = _attach(p, ids, key_to_id, "predicted label", notes)
-    pred_label[ppos] = _class_ids(cls, p["label"])
+    pred_label[ppos] = class_ids(cls, p["label"])
     pred_conf[ppos] = p["confidence"].to_numpy()
     probs = None
     if pred.probs is not None:

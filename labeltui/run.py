@@ -57,6 +57,14 @@ class ModelRun:
         return self.annotations.iloc[lo:hi]
 
 
+def class_ids(classes: list[str] | pd.Index, labels: pd.Series) -> np.ndarray:
+    """int32 positions of ``labels`` in ``classes`` (-1 where absent or missing),
+    hashing each distinct label once."""
+    codes, uniques = pd.factorize(labels.to_numpy(dtype=object))
+    lut = np.append(pd.Index(classes).get_indexer([str(u) for u in uniques]), -1).astype(np.int32)
+    return lut[codes]  # code -1 (a missing label) picks the appended -1
+
+
 def build_run(
     name: str,
     task: str,
@@ -88,12 +96,9 @@ def build_run(
     if (pos < 0).any():
         missing = ann["data_row_id"].to_numpy()[pos < 0][0]
         raise ValueError(f"annotation references unknown data row {missing!r}")
-    codes, uniques = pd.factorize(ann["label"].to_numpy(dtype=object))
-    names = [str(u) for u in uniques]
     if classes is None:
-        classes = sorted(set(names))
-    lut = np.append(pd.Index(classes).get_indexer(names), -1).astype(np.int32)
-    class_id = lut[codes]  # code -1 (a missing label) picks the appended -1
+        classes = sorted({str(u) for u in pd.unique(ann["label"].to_numpy(dtype=object))})
+    class_id = class_ids(classes, ann["label"])
     ann = ann.assign(row=np.asarray(pos, dtype=np.int64), class_id=class_id)
     src = (ann["source"].to_numpy() == "pred").astype(np.int8)
     order = np.lexsort((src, ann["row"].to_numpy()))
