@@ -118,3 +118,32 @@ def build_run(
         embedding_mask=embedding_mask,
         warnings=list(warnings or []),
     )
+
+
+def row_range(run: ModelRun, lo: int, hi: int) -> ModelRun:
+    """Rows ``lo:hi`` of ``run`` as a run of their own (rows renumbered from 0,
+    the whole run's classes kept so class ids agree between parts)."""
+    rows_of = run.annotations["row"].to_numpy()
+    a, b = np.searchsorted(rows_of, [lo, hi])
+    ann = run.annotations.iloc[a:b].reset_index(drop=True)
+    ann["row"] = ann["row"].to_numpy() - lo
+
+    def part(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[lo:hi]
+
+    return ModelRun(
+        name=run.name,
+        task=run.task,
+        rows=run.rows.iloc[lo:hi].reset_index(drop=True),
+        annotations=ann,
+        classes=list(run.classes),
+        gt_label=part(run.gt_label),
+        pred_label=part(run.pred_label),
+        pred_confidence=part(run.pred_confidence),
+        probs=part(run.probs),
+        metrics=run.metrics.iloc[lo:hi].reset_index(drop=True),
+        embeddings=part(run.embeddings),
+        embedding_mask=part(run.embedding_mask),
+        projection=part(run.projection),
+        warnings=list(run.warnings),
+    )

@@ -29,6 +29,8 @@ unknown). ``ambiguous`` needs probabilities.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -71,6 +73,28 @@ def score_classification(run: ModelRun, matching: Matching, scoring: Scoring) ->
     ``score`` in [0, 1], ``issue`` (``wrong_label`` | ``ambiguous`` | ""),
     ``issue_object`` (always -1). Formulas in the module docstring.
     """
+    matched = prepare_classification(run)
+    return finish_classification(matched, fit_classification(classification_features(matched)), scoring)
+
+
+@dataclass
+class ClassifiedRows:
+    """Per-row facts of a classification run or part (no run-wide statistics)."""
+
+    classes: list[str]
+    gt: np.ndarray
+    pred: np.ndarray
+    pc: np.ndarray
+    probs: np.ndarray
+    has_probs: np.ndarray
+    top: np.ndarray
+    agree: np.ndarray
+    confidence: np.ndarray
+    margin: np.ndarray
+
+
+def prepare_classification(run: ModelRun) -> ClassifiedRows:
+    """Labels, predictions, agreement, the label's probability and the margin per row."""
     n = run.n_rows
     k = len(run.classes)
     rows = np.arange(n)
@@ -121,6 +145,47 @@ def score_classification(run: ModelRun, matching: Matching, scoring: Scoring) ->
     elif k == 1:
         margin[has_probs] = probs[has_probs, 0]
 
+    return ClassifiedRows(list(run.classes), gt, pred, pc, probs, has_probs, top, agree, confidence, margin)
+
+
+def classification_features(m: ClassifiedRows) -> dict[str, np.ndarray]:
+    """The per-row values the run-wide thresholds need, in row order."""
+    with_p = m.has_probs & (m.gt >= 0)
+    agreed = (m.agree == 1) & np.isfinite(m.pc)
+    return {
+        "n_classes": np.array([len(m.classes)]),
+        "label_class": m.gt[with_p],
+        "label_prob": m.confidence[with_p],
+        "agreed_class": m.gt[agreed],
+        "agreed_conf": m.pc[agreed],
+    }
+
+
+@dataclass
+class ClassFits:
+    """Run-wide per-class thresholds (confident learning)."""
+
+    t_probs: np.ndarray  # mean probability of the label over rows labeled with it
+    t_agreed: np.ndarray  # without probabilities: mean confidence of agreeing predictions
+    t_all: float
+
+
+def fit_classification(features: dict[str, np.ndarray]) -> ClassFits:
+    """Per-class thresholds from the features of the whole run."""
+    k = int(features["n_classes"].max()) if len(features["n_classes"]) else 0
+    t_probs = np.maximum(_class_means(features["label_class"], features["label_prob"], k, 1.0)[0], _EPS)
+    t, t_all = _class_means(features["agreed_class"], features["agreed_conf"], k, 1.0)
+    return ClassFits(t_probs=t_probs, t_agreed=np.maximum(t, _EPS), t_all=max(t_all, _EPS))
+
+
+def finish_classification(m: ClassifiedRows, fits: ClassFits, scoring: Scoring) -> pd.DataFrame:
+    """Scores and issues per row from the row facts and the run-wide thresholds."""
+    gt, pred, pc, probs, has_probs, top = m.gt, m.pred, m.pc, m.probs, m.has_probs, m.top
+    agree, confidence, margin = m.agree, m.confidence, m.margin
+    n, k = len(gt), len(m.classes)
+    labeled = gt >= 0
+    both = labeled & (pred >= 0)
+    with_p = has_probs & labeled
     e = float(np.clip(scoring.label_error_rate, 0.0, 1.0))
     score = np.zeros(n)
     wrong = np.zeros(n, bool)
@@ -131,7 +196,7 @@ def score_classification(run: ModelRun, matching: Matching, scoring: Scoring) ->
         g = gt[with_p]
         at = (np.arange(len(g)), g)
         p_i = p[at]
-        t = np.maximum(_class_means(g, p_i, k, 1.0)[0], _EPS)
+        t = fits.t_probs
         work = p / t  # u_k = p(k|x) / t_k
         u_i = work[at]
         work[at] = -np.inf
@@ -146,9 +211,7 @@ def score_classification(run: ModelRun, matching: Matching, scoring: Scoring) ->
 
     fallback = ~has_probs & both
     if fallback.any():
-        agreed = (agree == 1) & np.isfinite(pc)
-        t, t_all = _class_means(gt[agreed], pc[agreed], k, 1.0)
-        t, t_all = np.maximum(t, _EPS), max(t_all, _EPS)
+        t, t_all = fits.t_agreed, fits.t_all
         c = pc[fallback]
         f_pred, f_gt = pred[fallback], gt[fallback]
         c = np.clip(np.where(np.isfinite(c), c, np.minimum(t[f_pred], 1.0)), 0.0, 1.0)
@@ -161,7 +224,7 @@ def score_classification(run: ModelRun, matching: Matching, scoring: Scoring) ->
     issue = np.full(n, "", dtype=object)
     issue[ambiguous] = "ambiguous"
     issue[wrong] = "wrong_label"
-    names = np.array(list(run.classes) + [""], dtype=object)
+    names = np.array(list(m.classes) + [""], dtype=object)
     return pd.DataFrame(
         {
             "agree": agree,

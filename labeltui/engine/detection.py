@@ -20,6 +20,7 @@ The issue types and their suspicion are described in ``labeltui.engine.score``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -51,7 +52,36 @@ def match_objects(run: ModelRun, matching: Matching, scoring: Scoring) -> pd.Dat
     Returns the object outcomes (see ``labeltui.engine``), aligned to
     ``run.annotations``, plus ``issue_partner``: the ground-truth box a
     ``wrong_class`` or ``bad_location`` prediction disagrees with (-1 otherwise).
+    The three steps below are what a partitioned run calls per part
+    (``prepare_objects``, ``object_features``) and once for the whole run
+    (``fit_objects`` on the parts' features joined in row order).
     """
+    matched = prepare_objects(run, matching, scoring)
+    return finish_objects(matched, fit_objects(object_features(matched), matching, scoring), scoring)
+
+
+@dataclass
+class MatchedObjects:
+    """Matching and issue types of one run or one part of it: everything that
+    needs no statistics of the whole run."""
+
+    n_rows: int
+    box: "_Boxes"
+    thr: float
+    outcome: np.ndarray
+    partner: np.ndarray
+    iou: np.ndarray
+    best_partner: np.ndarray
+    best_iou: np.ndarray
+    issue: np.ndarray
+    issue_partner: np.ndarray
+    bl_iou: np.ndarray  # the bad_location overlap, where issue is bad_location
+    own_conf: np.ndarray  # per GT box: best confidence of an own-class prediction at IoU >= T
+    supported: np.ndarray  # per GT box: some prediction >= low_confidence overlaps it at >= overlap_iou
+
+
+def prepare_objects(run: ModelRun, matching: Matching, scoring: Scoring) -> MatchedObjects:
+    """COCO matching, overlap facts and issue types (no run-wide statistics)."""
     ann = run.annotations
     n = len(ann)
     box = _Boxes(ann)
@@ -76,16 +106,104 @@ def match_objects(run: ModelRun, matching: Matching, scoring: Scoring) -> pd.Dat
     best_partner[best_iou <= 0] = -1
     best_iou = np.where(best_partner >= 0, best_iou, 0.0)
 
-    issue, issue_partner, suspicion = _issues(
-        run, box, scoring, thr, conf_thr, outcome, best_partner, best_iou, pg, pp, piou, same, pconf
+    is_fp, is_fn = outcome == _FP, outcome == _FN
+    fp_pair, fn_pair = is_fp[pp], is_fn[pg]
+    wc = fp_pair & fn_pair & ~same & (piou >= thr)
+    bl = fp_pair & fn_pair & same & (piou >= scoring.overlap_iou) & (piou < thr)
+    _, wc_arg = group_best(pp[wc], piou[wc], n)
+    bl_iou, bl_arg = group_best(pp[bl], piou[bl], n)
+    wc_partner, bl_partner = _take(pg[wc], wc_arg), _take(pg[bl], bl_arg)
+    is_wc = wc_partner >= 0
+    is_bl = (bl_partner >= 0) & ~is_wc
+    is_missing = is_fp & ~is_wc & ~is_bl & ~((best_partner >= 0) & (best_iou >= thr))
+    issue = np.zeros(n, dtype=np.int8)
+    issue[is_missing], issue[is_wc], issue[is_bl] = _MISSING, _WRONG_CLASS, _BAD_LOCATION
+    supported = (best_partner >= 0) & (best_iou >= scoring.overlap_iou)
+    issue[~box.is_pred & ~supported] = _SPURIOUS
+
+    own = same & (piou >= thr)
+    own_conf = np.zeros(n)
+    np.maximum.at(own_conf, pg[own], np.clip(pconf[own], 0.0, 1.0))
+    return MatchedObjects(
+        n_rows=run.n_rows,
+        box=box,
+        thr=thr,
+        outcome=outcome,
+        partner=partner,
+        iou=iou,
+        best_partner=best_partner,
+        best_iou=best_iou,
+        issue=issue,
+        issue_partner=np.where(is_wc, wc_partner, np.where(is_bl, bl_partner, -1)),
+        bl_iou=np.where(is_bl, bl_iou, np.nan),
+        own_conf=own_conf,
+        supported=supported,
     )
+
+
+def object_features(m: MatchedObjects) -> dict[str, np.ndarray]:
+    """The per-object values the run-wide fits need, in annotation order (a few
+    bytes per object: what a partitioned run gathers from every part)."""
+    box = m.box
+    tp_pred = box.is_pred & (m.outcome == _TP)
+    sample = np.flatnonzero(tp_pred | ((m.issue >= _MISSING) & (m.issue <= _BAD_LOCATION)))
+    gt = np.flatnonzero(~box.is_pred)
+    return {
+        "n_classes": np.array([box.n_classes]),
+        "pred_class": box.cls[sample],
+        "pred_conf": box.conf[sample],
+        "pred_tp": tp_pred[sample],
+        "pred_issue": m.issue[sample],
+        "bl_iou": m.bl_iou[m.issue == _BAD_LOCATION],
+        "gt_class": box.cls[gt],
+        "gt_area": box.area[gt],
+        "gt_supported": m.supported[gt],
+        "gt_found": m.outcome[gt] == _TP,
+    }
+
+
+@dataclass
+class ObjectFits:
+    """Run-wide statistics of a detection run (see ``labeltui.engine.score``)."""
+
+    calibration: dict[int, Calibration]  # per prediction issue: P(class, confidence)
+    bl_counts: np.ndarray  # histogram of bad_location IoUs over [overlap_iou, T)
+    sorted_area: np.ndarray  # every GT box's area, sorted (size ranks)
+    size_calibration: Calibration  # P(class, size rank) of a GT box being supported
+    recall: np.ndarray  # per class: smoothed share of GT boxes matched
+
+
+def fit_objects(features: dict[str, np.ndarray], matching: Matching, scoring: Scoring) -> ObjectFits:
+    """Fit the run-wide statistics from the features of the whole run."""
+    n_classes = int(features["n_classes"].max()) if len(features["n_classes"]) else 0
+    cls, conf, tp, issue = features["pred_class"], features["pred_conf"], features["pred_tp"], features["pred_issue"]
+    calibration = {}
+    for kind in (_MISSING, _WRONG_CLASS, _BAD_LOCATION):
+        sample = np.flatnonzero(tp | (issue == kind))
+        calibration[kind] = Calibration.fit(cls[sample], conf[sample], tp[sample], n_classes, matching.confidence_threshold)
+    thr = min(matching.iou_threshold, 1.0 - 1e-10)
+    sorted_area = np.sort(features["gt_area"], kind="stable")
+    gt_cls = features["gt_class"]
+    size_rank = _mid_rank(sorted_area, features["gt_area"])
+    return ObjectFits(
+        calibration=calibration,
+        bl_counts=np.bincount(_overlap_bin(features["bl_iou"], scoring.overlap_iou, thr), minlength=CALIBRATION_BINS),
+        sorted_area=sorted_area,
+        size_calibration=Calibration.fit(gt_cls, size_rank, features["gt_supported"], n_classes, 0.0),
+        recall=smoothed_rate(features["gt_found"], gt_cls, n_classes),
+    )
+
+
+def finish_objects(m: MatchedObjects, fits: ObjectFits, scoring: Scoring) -> pd.DataFrame:
+    """Object outcomes with suspicions, from a matched run (or part) and the run-wide fits."""
+    issue, issue_partner, suspicion = _suspicions(m, fits, scoring)
     return pd.DataFrame(
         {
-            "outcome": pd.Categorical.from_codes(outcome, categories=OUTCOMES),
-            "partner": partner,
-            "iou": iou,
-            "best_partner": best_partner,
-            "best_iou": best_iou,
+            "outcome": pd.Categorical.from_codes(m.outcome, categories=OUTCOMES),
+            "partner": m.partner,
+            "iou": m.iou,
+            "best_partner": m.best_partner,
+            "best_iou": m.best_iou,
             "issue": pd.Categorical.from_codes(issue, categories=ISSUES),
             "suspicion": suspicion,
             "issue_partner": issue_partner,
@@ -216,95 +334,74 @@ def _take(values: np.ndarray, arg: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mid_rank(x: np.ndarray) -> np.ndarray:
-    """Rank of each value in [0, 1] (ties share the middle of their run)."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    start = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    length = np.diff(np.r_[start, len(xs)])
-    out = np.empty(len(x))
-    out[order] = np.repeat(start + length / 2.0, length) / max(len(x), 1)
-    return out
+def _mid_rank(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rank in [0, 1] of each ``x`` among ``sorted_values`` (ties share the
+    middle of their run)."""
+    left = np.searchsorted(sorted_values, x, side="left")
+    right = np.searchsorted(sorted_values, x, side="right")
+    return (left + (right - left) / 2.0) / max(len(sorted_values), 1)
 
 
-def _issues(run, box, scoring, thr, conf_thr, outcome, best_partner, best_iou, pg, pp, piou, same, pconf):
+def _suspicions(m: MatchedObjects, fits: ObjectFits, scoring: Scoring) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Issue type, issue partner and suspicion per object (see ``score``)."""
     from labeltui.engine.score import object_suspicion
 
-    n = len(outcome)
-    is_fp, is_fn = outcome == _FP, outcome == _FN
-    issue = np.zeros(n, dtype=np.int8)
+    box, issue = m.box, m.issue
+    n = len(issue)
     p_right = np.zeros(n)
-
-    fp_pair, fn_pair = is_fp[pp], is_fn[pg]
-    wc = fp_pair & fn_pair & ~same & (piou >= thr)
-    bl = fp_pair & fn_pair & same & (piou >= scoring.overlap_iou) & (piou < thr)
-    _, wc_arg = group_best(pp[wc], piou[wc], n)
-    bl_iou, bl_arg = group_best(pp[bl], piou[bl], n)
-    wc_partner, bl_partner = _take(pg[wc], wc_arg), _take(pg[bl], bl_arg)
-    is_wc = wc_partner >= 0
-    is_bl = (bl_partner >= 0) & ~is_wc
-    is_missing = is_fp & ~is_wc & ~is_bl & ~((best_partner >= 0) & (best_iou >= thr))
-    issue_partner = np.where(is_wc, wc_partner, np.where(is_bl, bl_partner, -1))
-    issue[is_missing], issue[is_wc], issue[is_bl] = _MISSING, _WRONG_CLASS, _BAD_LOCATION
-
     # Prediction issues: P = the share of this class's predictions at this
     # confidence that match a label, among those that match or show this issue.
-    tp_pred = box.is_pred & (outcome == _TP)
     for kind in (_MISSING, _WRONG_CLASS, _BAD_LOCATION):
         at = np.flatnonzero(issue == kind)
-        sample = np.flatnonzero(tp_pred | (issue == kind))
-        calib = Calibration.fit(box.cls[sample], box.conf[sample], tp_pred[sample], box.n_classes, conf_thr)
-        p_right[at] = calib(box.cls[at], box.conf[at])
+        p_right[at] = fits.calibration[kind](box.cls[at], box.conf[at])
 
     # wrong_class: the model half-agrees with the label when it also predicts its class there.
-    own = same & (piou >= thr)
-    own_conf = np.zeros(n)
-    np.maximum.at(own_conf, pg[own], np.clip(pconf[own], 0.0, 1.0))
-    p_right[is_wc] *= 1.0 - own_conf[wc_partner[is_wc]]
+    is_wc = issue == _WRONG_CLASS
+    p_right[is_wc] *= 1.0 - m.own_conf[m.issue_partner[is_wc]]
 
     # bad_location: an overlap at which the model's own near-misses are common
     # is weaker evidence. The IoU's likelihood ratio is that of a shift that
     # lands anywhere in [overlap_iou, T) against the overlaps of all
     # bad_location predictions (a histogram, one pseudo-count per bin).
-    at = np.flatnonzero(is_bl)
-    p_right[at] = _with_odds_factor(p_right[at], _overlap_lr(bl_iou[at], scoring.overlap_iou, thr))
+    at = np.flatnonzero(issue == _BAD_LOCATION)
+    lr = _overlap_lr(fits.bl_counts, _overlap_bin(m.bl_iou[at], scoring.overlap_iou, m.thr), scoring.overlap_iou, m.thr)
+    p_right[at] = _with_odds_factor(p_right[at], lr)
 
     # spurious_label: a ground-truth box no prediction supports; P = the share of
     # this class's boxes of this size that are supported.
     gt = np.flatnonzero(~box.is_pred)
-    supported = (best_partner >= 0) & (best_iou >= scoring.overlap_iou)
-    size_rank = _mid_rank(box.area[gt])
-    calib = Calibration.fit(box.cls[gt], size_rank, supported[gt], box.n_classes, 0.0)
-    spur = ~supported[gt]
-    issue[gt[spur]] = _SPURIOUS
-    p_right[gt[spur]] = calib(box.cls[gt[spur]], size_rank[spur])
+    spur = gt[issue[gt] == _SPURIOUS]
+    p_right[spur] = fits.size_calibration(box.cls[spur], _mid_rank(fits.sorted_area, box.area[spur]))
 
     # A row where the model also misses the other labelled boxes is a weak row,
     # not a label mistake: P is scaled by the model's recall on them.
-    found = outcome[gt] == _TP
-    recall = smoothed_rate(found, box.cls[gt], box.n_classes)
-    n_gt_row = np.bincount(box.row[gt], minlength=run.n_rows)
-    found_row = np.bincount(box.row[gt], weights=found, minlength=run.n_rows)
-    r, c = box.row[gt[spur]], box.cls[gt[spur]]
-    p_right[gt[spur]] *= _row_reliability(found_row[r], n_gt_row[r] - 1, recall[c])
+    found = m.outcome[gt] == _TP
+    n_gt_row = np.bincount(box.row[gt], minlength=m.n_rows)
+    found_row = np.bincount(box.row[gt], weights=found, minlength=m.n_rows)
+    r, c = box.row[spur], box.cls[spur]
+    p_right[spur] *= _row_reliability(found_row[r], n_gt_row[r] - 1, fits.recall[c])
 
     flagged = np.flatnonzero(issue)
     suspicion = np.zeros(n)
     suspicion[flagged] = object_suspicion(p_right[flagged], scoring.label_error_rate)
-    _keep_strongest(suspicion, issue_partner, n)
-    _suppress_duplicates(suspicion, np.flatnonzero(is_missing), box, thr, run.n_rows)
-    return issue, issue_partner, suspicion
+    _keep_strongest(suspicion, m.issue_partner, n)
+    _suppress_duplicates(suspicion, np.flatnonzero(issue == _MISSING), box, m.thr, m.n_rows)
+    return issue, m.issue_partner, suspicion
 
 
-def _overlap_lr(iou: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Uniform density on [lo, hi) over the histogram density of ``iou`` there."""
+def _overlap_bin(iou: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Histogram bin of each bad_location IoU over [lo, hi)."""
+    if hi <= lo:
+        return np.zeros(len(iou), dtype=np.int64)
+    return np.clip(np.floor((iou - lo) / (hi - lo) * CALIBRATION_BINS), 0, CALIBRATION_BINS - 1).astype(np.int64)
+
+
+def _overlap_lr(counts: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Uniform density on [lo, hi) over the histogram density (``counts``) at bins ``b``."""
     nb = CALIBRATION_BINS
-    if hi <= lo or not len(iou):
-        return np.ones(len(iou))
-    b = np.clip(np.floor((iou - lo) / (hi - lo) * nb), 0, nb - 1).astype(np.int64)
-    counts = np.bincount(b, minlength=nb)
-    return (len(iou) + nb) / (nb * (counts[b] + 1.0))
+    if hi <= lo or not len(b):
+        return np.ones(len(b))
+    return (counts.sum() + nb) / (nb * (counts[b] + 1.0))
 
 
 def _with_odds_factor(p: np.ndarray, factor: np.ndarray) -> np.ndarray:

@@ -88,6 +88,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,11 +125,80 @@ def object_suspicion(p_right: np.ndarray, label_error_rate: float) -> np.ndarray
 
 def score_run(run: ModelRun, config: Config) -> ScoredRun:
     """Score every row of ``run`` with ``config.matching`` and ``config.scoring``."""
-    scoring = config.scoring
-    if run.task == "classification":
-        from labeltui.engine.classify import score_classification
+    prepared = prepare(run, config)
+    return finish(prepared, fit(run.task, features(prepared), config), config, knn=_knn(run, config.scoring))
 
-        table = score_classification(run, config.matching, scoring).reset_index(drop=True)
+
+@dataclass
+class PreparedRun:
+    """A run, or one part of it (a range of rows), matched and with its issue
+    types found: everything that needs no statistics of the whole run."""
+
+    run: ModelRun
+    matched: Any
+
+
+def prepare(run: ModelRun, config: Config) -> PreparedRun:
+    """Match objects (or read the classification rows) of ``run``; per row, so
+    the parts of a run can be prepared independently."""
+    if run.task == "classification":
+        from labeltui.engine.classify import prepare_classification
+
+        return PreparedRun(run, prepare_classification(run))
+    if run.task == "ner":
+        from labeltui.engine.spans import prepare_spans
+
+        return PreparedRun(run, prepare_spans(run, config.matching, config.scoring))
+    from labeltui.engine.detection import prepare_objects
+
+    return PreparedRun(run, prepare_objects(run, config.matching, config.scoring))
+
+
+def features(prepared: PreparedRun) -> dict[str, np.ndarray]:
+    """The few values per object (or row) the run-wide fits need; the features
+    of a run's parts, joined in row order (``join_features``), equal the run's."""
+    if prepared.run.task == "classification":
+        from labeltui.engine.classify import classification_features
+
+        return classification_features(prepared.matched)
+    if prepared.run.task == "ner":
+        from labeltui.engine.spans import span_features
+
+        return span_features(prepared.matched)
+    from labeltui.engine.detection import object_features
+
+    return object_features(prepared.matched)
+
+
+def join_features(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The features of consecutive parts of a run, as those of the whole run."""
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
+
+
+def fit(task: str, feats: dict[str, np.ndarray], config: Config) -> Any:
+    """The run-wide statistics of a ``task`` run (calibration curves, class
+    thresholds, size ranks) from the features of the whole run."""
+    if task == "classification":
+        from labeltui.engine.classify import fit_classification
+
+        return fit_classification(feats)
+    if task == "ner":
+        from labeltui.engine.spans import fit_spans
+
+        return fit_spans(feats, config.matching)
+    from labeltui.engine.detection import fit_objects
+
+    return fit_objects(feats, config.matching, config.scoring)
+
+
+def finish(prepared: PreparedRun, fits: Any, config: Config, knn: np.ndarray | None = None) -> ScoredRun:
+    """Suspicions, row scores and metrics of a prepared run (or part) from the
+    run-wide ``fits``; ``knn`` is the rows' embedding-neighbour disagreement."""
+    run, scoring = prepared.run, config.scoring
+    if run.task == "classification":
+        from labeltui.engine.classify import finish_classification
+
+        table = finish_classification(prepared.matched, fits, scoring).reset_index(drop=True)
         objects = _no_objects(len(run.annotations))
         if "issue_object" not in table:
             table["issue_object"] = -1
@@ -136,16 +206,15 @@ def score_run(run: ModelRun, config: Config) -> ScoredRun:
             table["label"] = _class_names(run, _row_labels(run))
     else:
         if run.task == "ner":
-            from labeltui.engine.spans import match_spans
+            from labeltui.engine.spans import finish_spans
 
-            objects = match_spans(run, config.matching, scoring)
+            objects = finish_spans(prepared.matched, fits, scoring)
         else:
-            from labeltui.engine.detection import match_objects
+            from labeltui.engine.detection import finish_objects
 
-            objects = match_objects(run, config.matching, scoring)
+            objects = finish_objects(prepared.matched, fits, scoring)
         table = _combine(run, objects)
     table.insert(0, "data_row_id", run.rows["data_row_id"].to_numpy())
-    knn = _knn(run, scoring)
     if knn is not None:
         weighted = scoring.knn_weight * np.nan_to_num(np.clip(knn, 0.0, 1.0), nan=0.0)
         table["score"] = 1.0 - (1.0 - table["score"].to_numpy(dtype=np.float64)) * (1.0 - weighted)

@@ -45,6 +45,8 @@ probability with ``e = scoring.label_error_rate``::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -178,11 +180,43 @@ def _best(owner: np.ndarray, other: np.ndarray, iou: np.ndarray, tiebreak: np.nd
 
 def match_spans(run: ModelRun, matching: Matching, scoring: Scoring) -> pd.DataFrame:
     """Object outcomes for an NER run, aligned to ``run.annotations`` (see
-    ``labeltui.engine`` for the columns and this module for issues and suspicion)."""
+    ``labeltui.engine`` for the columns and this module for issues and suspicion).
+
+    As for boxes (``detection.match_objects``), a partitioned run calls
+    ``prepare_spans`` and ``span_features`` per part and ``fit_spans`` once on
+    the joined features."""
+    matched = prepare_spans(run, matching, scoring)
+    return finish_spans(matched, fit_spans(span_features(matched), matching), scoring)
+
+
+@dataclass
+class MatchedSpans:
+    """Span matching and issue types of one run or part (no run-wide statistics)."""
+
+    n_rows: int
+    row: np.ndarray
+    cls: np.ndarray  # class_id + 1 (0: a type outside the run's classes)
+    conf: np.ndarray
+    known: np.ndarray  # the confidence is stated
+    is_pred: np.ndarray
+    tp: np.ndarray
+    outcome: np.ndarray
+    partner: np.ndarray
+    iou: np.ndarray
+    best_partner: np.ndarray
+    best_iou: np.ndarray
+    given: np.ndarray
+    issue: np.ndarray
+
+
+def prepare_spans(run: ModelRun, matching: Matching, scoring: Scoring) -> MatchedSpans:
+    """Exact and overlap matching and issue types."""
     ann = run.annotations
     n = len(ann)
     if n == 0:
-        return empty_outcomes()
+        z, e = np.zeros(0, np.int64), np.zeros(0)
+        return MatchedSpans(run.n_rows, z, z, e, z.astype(bool), z.astype(bool), z.astype(bool),
+                            z.astype(np.int8), z, e, z, e, e, z.astype(np.int8))
     row = ann["row"].to_numpy(np.int64)
     start = ann["start"].to_numpy(np.int64)
     end = ann["end"].to_numpy(np.int64)
@@ -233,41 +267,89 @@ def match_spans(run: ModelRun, matching: Matching, scoring: Scoring) -> pd.DataF
     issue[conflict & (issue == _NONE)] = _BOUNDARY
     issue[~is_pred & ~tp & ~supported] = _SPURIOUS
 
-    suspicion = _suspicion(cls, conf, known, tp, is_pred, issue, given, best_partner, row, run.n_rows, matching, scoring)
-    return _frame(n, outcome, partner, iou, best_partner, best_iou, issue, suspicion)
+    return MatchedSpans(run.n_rows, row, cls, conf, known, is_pred, tp, outcome, partner, iou, best_partner, best_iou, given, issue)
 
 
-def _suspicion(cls, conf, known, tp, is_pred, issue, given, best_partner, row, n_rows, matching: Matching, scoring: Scoring):
-    """Per-object suspicion (module docstring); 0 without an issue."""
-    n = len(cls)
-    k = int(cls.max()) + 1
-    conf1 = np.where(known, conf, 1.0)  # a missing confidence counts as 1.0
-    p_right = np.zeros(n)
+def span_features(m: MatchedSpans) -> dict[str, np.ndarray]:
+    """The per-span values the run-wide fits need, in annotation order."""
+    conf1 = np.where(m.known, m.conf, 1.0)  # a missing confidence counts as 1.0
+    sample = np.flatnonzero((m.is_pred & m.tp) | ((m.issue >= _MISSING) & (m.issue <= _BOUNDARY)))
+    gt = np.flatnonzero(~m.is_pred)
+    tp_known = np.flatnonzero(m.is_pred & m.tp & m.known)
+    return {
+        "n_classes": np.array([int(m.cls.max()) + 1 if len(m.cls) else 0]),
+        "pred_class": m.cls[sample],
+        "pred_conf": conf1[sample],
+        "pred_tp": m.tp[sample],
+        "pred_issue": m.issue[sample],
+        "gt_class": m.cls[gt],
+        "gt_supported": m.issue[gt] != _SPURIOUS,
+        "tp_class": m.cls[tp_known],
+        "tp_conf": m.conf[tp_known],
+    }
+
+
+@dataclass
+class SpanFits:
+    """Run-wide statistics of an NER run (module docstring)."""
+
+    calibration: dict[int, Calibration]  # per prediction issue present in the run: P(type, confidence)
+    supported_share: np.ndarray  # per type: smoothed share of GT spans some prediction supports
+    typical_conf: np.ndarray  # per type: smoothed mean confidence of exact matches
+
+
+def fit_spans(features: dict[str, np.ndarray], matching: Matching) -> SpanFits:
+    """Fit the run-wide statistics from the features of the whole run."""
+    k = int(features["n_classes"].max()) if len(features["n_classes"]) else 0
+    cls, conf, tp, issue = features["pred_class"], features["pred_conf"], features["pred_tp"], features["pred_issue"]
+    calibration = {}
     for code in (_MISSING, _WRONG_TYPE, _BOUNDARY):
         flagged = issue == code
         if flagged.any():
-            pop = (is_pred & tp) | flagged
-            curve = Calibration.fit(cls[pop], conf1[pop], tp[pop], k, matching.confidence_threshold)
-            p_right[flagged] = curve(cls[flagged], conf1[flagged])
+            pop = tp | flagged
+            calibration[code] = Calibration.fit(cls[pop], conf[pop], tp[pop], k, matching.confidence_threshold)
+    return SpanFits(
+        calibration=calibration,
+        supported_share=smoothed_rate(features["gt_supported"], features["gt_class"], k),
+        typical_conf=np.clip(smoothed_mean(features["tp_conf"], features["tp_class"], k), _EPS, 1.0),
+    )
 
-    gt = np.flatnonzero(~is_pred)
+
+def finish_spans(m: MatchedSpans, fits: SpanFits, scoring: Scoring) -> pd.DataFrame:
+    """Object outcomes with suspicions, from matched spans and the run-wide fits."""
+    if len(m.issue) == 0:
+        return empty_outcomes()
+    suspicion = _suspicion(m, fits, scoring)
+    return _frame(len(m.issue), m.outcome, m.partner, m.iou, m.best_partner, m.best_iou, m.issue, suspicion)
+
+
+def _suspicion(m: MatchedSpans, fits: SpanFits, scoring: Scoring) -> np.ndarray:
+    """Per-object suspicion (module docstring); 0 without an issue."""
+    cls, issue = m.cls, m.issue
+    n = len(cls)
+    conf1 = np.where(m.known, m.conf, 1.0)
+    p_right = np.zeros(n)
+    for code, curve in fits.calibration.items():
+        flagged = issue == code
+        p_right[flagged] = curve(cls[flagged], conf1[flagged])
+
+    gt = np.flatnonzero(~m.is_pred)
     spur = issue == _SPURIOUS
     if spur.any():
         supported = issue[gt] != _SPURIOUS
-        share = smoothed_rate(supported, cls[gt], k)
-        n_gt_row = np.bincount(row[gt], minlength=n_rows)
-        found_row = np.bincount(row[gt], weights=supported.astype(np.float64), minlength=n_rows)
-        r, c = row[spur], cls[spur]
+        share = fits.supported_share
+        n_gt_row = np.bincount(m.row[gt], minlength=m.n_rows)
+        found_row = np.bincount(m.row[gt], weights=supported.astype(np.float64), minlength=m.n_rows)
+        r, c = m.row[spur], cls[spur]
         reliability = np.minimum(1.0, (found_row[r] + share[c]) / (n_gt_row[r] * share[c]))
         p_right[spur] = share[c] * reliability
 
     # the model's own confidence g in the GT span exactly as labeled, where it reported one
-    tp_known = is_pred & tp & known
-    t = np.clip(smoothed_mean(conf[tp_known], cls[tp_known], k), _EPS, 1.0)
-    disputed = np.where((issue == _WRONG_TYPE) | (issue == _BOUNDARY), best_partner, np.where(spur, np.arange(n), -1))
-    has = np.flatnonzero((disputed >= 0) & (given[np.maximum(disputed, 0)] > 0))
+    t = fits.typical_conf
+    disputed = np.where((issue == _WRONG_TYPE) | (issue == _BOUNDARY), m.best_partner, np.where(spur, np.arange(n), -1))
+    has = np.flatnonzero((disputed >= 0) & (m.given[np.maximum(disputed, 0)] > 0))
     d = disputed[has]
-    factor = t[cls[d]] / np.maximum(given[d], _EPS)
+    factor = t[cls[d]] / np.maximum(m.given[d], _EPS)
     p_right[has] = p_right[has] * factor / (p_right[has] * factor + 1.0 - p_right[has])
 
     e = scoring.label_error_rate
