@@ -147,3 +147,33 @@ def row_range(run: ModelRun, lo: int, hi: int) -> ModelRun:
         projection=part(run.projection),
         warnings=list(run.warnings),
     )
+
+
+def concat_runs(parts: list[ModelRun]) -> ModelRun:
+    """Consecutive parts of one run (same classes) as one run; the inverse of ``row_range``."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p.n_rows for p in parts[:-1]])
+    anns = [p.annotations.assign(row=p.annotations["row"].to_numpy() + off) for p, off in zip(parts, offsets)]
+
+    def joined(name: str) -> np.ndarray | None:
+        arrays = [getattr(p, name) for p in parts]
+        return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+    first = parts[0]
+    return ModelRun(
+        name=first.name,
+        task=first.task,
+        rows=pd.concat([p.rows for p in parts], ignore_index=True),
+        annotations=pd.concat(anns, ignore_index=True),
+        classes=list(first.classes),
+        gt_label=joined("gt_label"),
+        pred_label=joined("pred_label"),
+        pred_confidence=joined("pred_confidence"),
+        probs=joined("probs"),
+        metrics=pd.concat([p.metrics for p in parts], ignore_index=True),
+        embeddings=joined("embeddings"),
+        embedding_mask=joined("embedding_mask"),
+        projection=joined("projection"),
+        warnings=list(first.warnings),
+    )

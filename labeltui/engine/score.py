@@ -203,7 +203,7 @@ def finish(prepared: PreparedRun, fits: Any, config: Config, knn: np.ndarray | N
         if "issue_object" not in table:
             table["issue_object"] = -1
         if "label" not in table:
-            table["label"] = _class_names(run, _row_labels(run))
+            table["label"] = _class_names(run, row_labels(run))
     else:
         if run.task == "ner":
             from labeltui.engine.spans import finish_spans
@@ -265,7 +265,7 @@ def _class_names(run, class_id: np.ndarray) -> np.ndarray:
     return names[np.where(class_id >= 0, class_id, len(run.classes))]
 
 
-def _row_labels(run: ModelRun) -> np.ndarray:
+def row_labels(run: ModelRun) -> np.ndarray:
     """One class id per row for the neighbour check, -1 none: the label
     (classification) or the most frequent ground-truth class (ties: the
     smallest id)."""
@@ -295,13 +295,18 @@ def _knn(run: ModelRun, scoring) -> np.ndarray | None:
     """Embedding-neighbour label disagreement per row, or None when unavailable."""
     if run.embeddings is None or scoring.knn_weight <= 0 or run.n_rows == 0:
         return None
+    return knn_scores(run.embeddings, run.embedding_mask, row_labels(run), scoring)
+
+
+def knn_scores(embeddings: np.ndarray, mask: np.ndarray | None, labels: np.ndarray, scoring) -> np.ndarray | None:
+    """Share of each row's ``scoring.knn_k`` nearest neighbours labeled
+    otherwise (NaN for rows without a label); None when the neighbour module is missing."""
     if importlib.util.find_spec("labeltui.engine.neighbors") is None:
         return None
     from labeltui.engine.neighbors import knn_disagreement
 
-    labels = _row_labels(run)
-    mask = np.ones(run.n_rows, dtype=bool) if run.embedding_mask is None else np.asarray(run.embedding_mask, dtype=bool)
-    knn = np.asarray(knn_disagreement(run.embeddings, labels, mask & (labels >= 0), scoring.knn_k), dtype=np.float64)
+    mask = np.ones(len(labels), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    knn = np.asarray(knn_disagreement(embeddings, labels, mask & (labels >= 0), scoring.knn_k), dtype=np.float64)
     knn[labels < 0] = np.nan
     return knn
 
