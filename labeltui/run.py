@@ -177,3 +177,31 @@ def concat_runs(parts: list[ModelRun]) -> ModelRun:
         projection=joined("projection"),
         warnings=list(first.warnings),
     )
+
+
+def row_classes(run: ModelRun) -> np.ndarray:
+    """Per row, the names of the classes among its GT and predicted objects in
+    class order, joined by ``|`` ("" for none): what ``"car" in classes``
+    filters on. Rows are grouped by their set of classes (a bit mask), so the
+    strings are built once per distinct set."""
+    n_cls = len(run.classes)
+    out = np.full(run.n_rows, "", dtype=object)
+    ann = run.annotations
+    cls = ann["class_id"].to_numpy(dtype=np.int64)
+    keep = cls >= 0
+    if not keep.any():
+        return out
+    row, cls = ann["row"].to_numpy(dtype=np.int64)[keep], cls[keep]
+    words = (n_cls + 62) // 63
+    mask = np.zeros((run.n_rows, words), dtype=np.int64)
+    for w in range(words):
+        in_word = (cls // 63) == w
+        np.bitwise_or.at(mask[:, w], row[in_word], np.left_shift(1, cls[in_word] % 63))
+    sets, inverse = np.unique(mask, axis=0, return_inverse=True)
+    names = np.asarray(run.classes, dtype=object)
+    bits = np.arange(63, dtype=np.int64)
+    labels = np.empty(len(sets), dtype=object)
+    for i, words_of_set in enumerate(sets):
+        ids = np.concatenate([w * 63 + bits[(v >> bits) & 1 == 1] for w, v in enumerate(words_of_set)])
+        labels[i] = "|".join(names[ids])
+    return labels[inverse.reshape(-1)]

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from labeltui.engine.score import ScoredRun
 from labeltui.errors import LoadError
-from labeltui.run import ModelRun
+from labeltui.run import ModelRun, row_classes
 
 SCORES_FORMAT = "labeltui-scores"
 SCORES_VERSION = 1
@@ -34,8 +34,6 @@ OBJECT_INDEX_COLUMNS = ("partner", "best_partner", "issue_partner")
 def scores_table(run: ModelRun, scored: ScoredRun) -> pd.DataFrame:
     """The scores table the app and the CLI show: the engine's row scores plus
     ``global_key`` and, for box and span runs, the ``|``-joined row ``classes``."""
-    from labeltui.pipeline import row_classes
-
     scores = scored.scores.copy()
     if "global_key" not in scores.columns:
         scores.insert(scores.columns.get_loc("data_row_id") + 1, "global_key", run.rows["global_key"].to_numpy())
