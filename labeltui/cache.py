@@ -43,7 +43,7 @@ def _code_fingerprint() -> bytes:
     changed engine never serves stale cached scores."""
     root = Path(__file__).resolve().parent
     h = hashlib.blake2b(digest_size=16)
-    for p in sorted([root / "load.py", root / "run.py", root / "pipeline.py", *root.glob("formats/*.py"), *root.glob("engine/*.py")]):
+    for p in sorted([root / "load.py", root / "run.py", root / "pipeline.py", root / "shards.py", *root.glob("formats/*.py"), *root.glob("engine/*.py")]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.digest()

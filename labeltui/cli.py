@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -86,6 +87,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"wrote {n} rows to {path}" if len(written) == 1 else f"wrote {path}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from labeltui.convert import convert
+
+    config = _load_config(args.config)
+    manifest = convert(
+        config,
+        Path(args.output),
+        rows_per_part=args.rows_per_part,
+        force=args.force,
+        progress=_progress_printer(sys.stderr.isatty()),
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(f"wrote sharded run {manifest.parent}; open it with: labeltui open {manifest.parent / 'run.yaml'}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    out = Path(args.output)
+    start = time.perf_counter()
+    if args.engine == "dask":
+        from labeltui.distributed import print_progress, score_on_dask
+
+        info = score_on_dask(config, out, scheduler=args.scheduler, partitions=args.partitions,
+                             workers=args.workers, force=args.force, progress=print_progress)
+    else:
+        if args.scheduler or args.partitions or args.workers:
+            raise LoadError("--scheduler, --partitions and --workers need --engine dask")
+        from labeltui.score_output import score_locally
+
+        info = score_locally(config, out, rows_per_part=args.rows_per_part, force=args.force,
+                             use_cache=not args.no_cache, progress=_progress_printer(sys.stderr.isatty()))
+    took = time.perf_counter() - start
+    print(f"scored {info['n_rows']:,} rows in {took:.1f} s ({info['n_rows'] / max(took, 1e-9):,.0f} rows/s) "
+          f"with the {args.engine} engine into {out}; open it with: labeltui open {out}")
     return 0
 
 
@@ -200,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest")
     query_args(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("convert", help="write a run as sharded Parquet (parts + manifest + run.yaml) for big runs and Dask")
+    p.add_argument("config", help="the run's config YAML")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="folder to write the sharded run into")
+    p.add_argument(
+        "--rows-per-part", type=_positive_int, default=100_000, metavar="N",
+        help="data rows per Parquet part (default 100000: a few hundred MB per part to score, enough parts for a cluster)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing sharded run in RUN_DIR")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("score", help="score a run and write the scores as Parquet parts (on Dask with --engine dask)")
+    p.add_argument("config", help="the run's config YAML (for --engine dask: a sharded run's run.yaml from `labeltui convert`)")
+    p.add_argument("-o", "--output", required=True, metavar="SCORES_DIR", help="folder to write the scores into")
+    p.add_argument("--engine", choices=("local", "dask"), default="local", help="local: this process (default); dask: a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--partitions", type=_positive_int, metavar="N", help="Dask partitions (default: one per part of the sharded run)")
+    p.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--rows-per-part", type=_positive_int, default=100_000, metavar="N", help="rows per output part, local engine (default 100000)")
+    p.add_argument("--no-cache", action="store_true", help="recompute scores even if cached (local engine)")
+    p.add_argument("--force", action="store_true", help="replace an existing scores folder")
+    p.set_defaults(func=cmd_score)
     return parser
 
 

@@ -18,7 +18,7 @@ import yaml
 from labeltui.errors import LoadError
 
 TASKS = ("detection", "ner", "classification")
-GT_FORMATS = ("coco", "dota", "labelbox", "conll", "jsonl", "table")
+GT_FORMATS = ("coco", "dota", "labelbox", "conll", "jsonl", "table", "shards")
 PRED_FORMATS = ("coco-results", "dota-results", "labelbox-predictions", "labelbox", "conll", "jsonl", "table")
 EMBEDDING_FORMATS = ("npy", "parquet", "labelbox")
 METRIC_FORMATS = ("labelbox-metrics", "table")
@@ -177,6 +177,9 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         if not isinstance(raw_metrics, list):
             raise _err("metrics", "expected a list of sources")
         metrics = tuple(_source(m, f"metrics[{i}]", METRIC_FORMATS, base) for i, m in enumerate(raw_metrics))
+        if gt.format == "shards" and (preds or emb or metrics):
+            extra = "predictions" if preds else "embeddings" if emb else "metrics"
+            raise _err(extra, "a sharded run (ground_truth.format: shards) already holds it; remove this key")
         assets = _resolve(base, data["assets"], "assets", must_exist=False) if data.get("assets") else None
         matching = _dataclass_section(Matching, data.get("matching"), "matching", {})
         scoring = _dataclass_section(Scoring, data.get("scoring"), "scoring", {"knn_k": (1, 1000)})

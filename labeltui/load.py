@@ -252,6 +252,10 @@ def load_run(config: Config, progress: Progress | None = None) -> ModelRun:
         if progress is not None:
             progress(msg, frac)
 
+    if config.ground_truth.format == "shards":
+        from labeltui.shards import load_config_shards
+
+        return load_config_shards(config, progress)
     notes = _Notes()
     p = config.predictions
     if p is not None and not (p.path == config.ground_truth.path and p.format in (config.ground_truth.format, "table", "conll", "jsonl")):
