@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
@@ -28,6 +29,8 @@ from labeltui.render.image import (
     zoom_region,
 )
 from labeltui.render.palette import GT_FOCUS_RGB, GT_RGB, HALO_RGB, PRED_FOCUS_RGB, PRED_RGB
+from labeltui.render.preview_store import PreviewStore
+from tests.helpers.exif import exif_with_thumbnail, save_with_thumbnail
 
 RED = (220, 20, 20)
 
@@ -200,6 +203,190 @@ def test_decode_region_covers_only_that_part(tmp_path):
     assert view.region == d.region
     sx, sy = view.scale
     assert color_at(buf, int(np.floor((300 - 200) * sx)), int(np.floor((200 - 150) * sy))) == GT_RGB
+
+
+# ------------------------------------------------------------------ EXIF thumbnails, preview store
+
+
+def photo(size=(1280, 960)) -> Image.Image:
+    """A camera-like photo: the demo's aerial scene enlarged, with sensor noise."""
+    demo = Path(__file__).resolve().parents[1] / "demo" / "detection" / "images" / "lot_009.jpg"
+    big = Image.open(demo).convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    a = np.asarray(big, np.float32) + np.random.default_rng(0).normal(0, 6, (size[1], size[0], 3))
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def marked_thumbnail(img: Image.Image, size=(160, 120), right: bool = True) -> Image.Image:
+    """``img`` reduced, with a pure green block in its bottom-right (or -left) corner,
+    outside the band that is checked: it shows whether a preview came from the thumbnail."""
+    thumb = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    a = np.array(thumb)
+    a[-30:, slice(-40, None) if right else slice(0, 40)] = (0, 255, 0)
+    return Image.fromarray(a)
+
+
+def green_corner(d: DecodedImage, right: bool = True) -> bool:
+    w, h = d.image.size
+    r, g, b = d.image.getpixel((w - 3 if right else 2, h - 3))
+    return g > 200 and r < 60 and b < 60
+
+
+def test_exif_thumbnail_serves_a_small_preview(tmp_path):
+    img = photo()
+    p = save_with_thumbnail(img, tmp_path / "cam.jpg", thumbnail=marked_thumbnail(img))
+    d = decode_image(p, (128, 128))
+    assert green_corner(d)  # from the thumbnail
+    assert d.source_size == (1280, 960) and d.image.size == (128, 96) and d.scale == pytest.approx(0.1)
+    assert d.region == (0.0, 0.0, 1280.0, 960.0)
+    assert not green_corner(decode_image(p, (320, 320)))  # bigger than the thumbnail: the image itself
+
+
+def test_exif_thumbnail_follows_the_orientation_and_boxes_line_up(tmp_path):
+    scene = np.zeros((960, 1280, 3), np.uint8)
+    scene[100:300, 200:600] = RED
+    scene = Image.fromarray(scene)
+    thumb = marked_thumbnail(scene, right=False)  # bottom left: stays out of the stored frame's top band
+    p = tmp_path / "rot.jpg"
+    save_with_thumbnail(
+        scene.transpose(INVERSE[6]), p, thumbnail=thumb.transpose(INVERSE[6]), orientation=6
+    )
+    d = decode_image(p, (128, 128))
+    assert green_corner(d, right=False) and d.source_size == (1280, 960) and d.image.size == (128, 96)
+    buf, view = compose_image(d, boxes(("gt", "car", 200, 100, 600, 300)), cells=(128, 48))
+    assert view.scale == (pytest.approx(0.1), pytest.approx(0.1))
+    assert color_at(buf, 20, 10) == GT_RGB and color_at(buf, 59, 29) == GT_RGB
+    r, g, b = color_at(buf, 40, 20)  # inside the box: the red object
+    assert r > 180 and g < 60 and b < 60
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        pytest.param(lambda img: img.crop((32, 24, 1248, 936)), id="cropped-5%"),
+        pytest.param(lambda img: img.transpose(Image.Transpose.FLIP_TOP_BOTTOM), id="flipped"),
+        pytest.param(lambda img: img.crop((0, 0, 960, 960)), id="other-aspect"),
+    ],
+)
+def test_stale_exif_thumbnail_is_not_shown(tmp_path, stale):
+    img = photo()
+    p = save_with_thumbnail(img, tmp_path / "edited.jpg", thumbnail=marked_thumbnail(stale(img)))
+    d = decode_image(p, (128, 128))
+    assert not green_corner(d)
+    assert np.abs(np.asarray(d.image, np.int16) - np.asarray(img.resize((128, 96)), np.int16)).mean() < 8
+
+
+def test_broken_exif_thumbnail_falls_back_to_the_image(tmp_path):
+    img = photo((640, 480))
+    exif = exif_with_thumbnail(b"\xff\xd8 not a jpeg at all")
+    p = tmp_path / "junk.jpg"
+    img.save(p, quality=90, exif=exif[:-10])  # the IFD1 length points past the end, too
+    d = decode_image(p, (64, 64))
+    assert d.image.size == (64, 48) and d.source_size == (640, 480)
+
+
+def test_jpeg_layout_finds_the_frame_height_and_scan_and_stops_on_broken_markers(tmp_path):
+    good = tmp_path / "g.jpg"
+    Image.new("RGB", (32, 16)).save(good, exif=exif_with_thumbnail(b"\xff\xd8\xff\xda thumbnail bytes"))
+    data = good.read_bytes()
+    height_at, scan_at = rimg._jpeg_layout(good)
+    assert int.from_bytes(data[height_at : height_at + 2], "big") == 16
+    sos = data.rfind(b"\xff\xda", 0, scan_at)
+    assert sos > data.find(b"\xff\xc0") and scan_at == sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    broken = tmp_path / "b.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0\x00\x00" + b"\x00" * 10)  # a segment length of 0
+    assert rimg._jpeg_layout(broken) is None
+
+
+def test_store_keeps_a_reduced_copy_and_serves_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
+    img = photo((1280, 960))
+    p = tmp_path / "a.jpg"
+    img.save(p, quality=90)
+    store = PreviewStore(tmp_path / "previews")
+    first = decode_image(p, (128, 128), store=store)
+    store.flush()
+    entries = list((tmp_path / "previews").glob("*.jpg"))
+    assert len(entries) == 1 and Image.open(entries[0]).size == (160, 120)  # the 1/8 draft decode
+
+    decodes = []
+    real_decode = rimg._decode
+    monkeypatch.setattr(rimg, "_decode", lambda *a: decodes.append(a[1]) or real_decode(*a))
+    again = decode_image(p, (128, 128), store=store)
+    smaller = decode_image(p, (64, 64), store=store)
+    assert decodes == []
+    assert again.image.size == (128, 96) and again.source_size == (1280, 960) and again.scale == pytest.approx(0.1)
+    assert np.abs(np.asarray(again.image, np.int16) - np.asarray(first.image, np.int16)).mean() < 3
+    assert smaller.image.size == (64, 48) and smaller.scale == pytest.approx(0.05)
+    decode_image(p, (400, 400), store=store)  # more pixels than stored, or a zoom region: decoded
+    decode_image(p, (64, 64), region=(0, 0, 100, 100), store=store)
+    assert decodes == [(400, 400), (64, 64)]
+    store.flush()
+    assert Image.open(entries[0]).size == (512, 384)  # the larger (1/2 draft) decode, cut to MAX_SIDE, replaced it
+
+
+def test_store_entry_follows_edits_and_orientation(tmp_path, monkeypatch):
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
+    store = PreviewStore(tmp_path / "previews")
+    p = tmp_path / "a.png"
+    scene = oriented_scene().resize((600, 400), Image.Resampling.NEAREST)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    scene.transpose(INVERSE[8]).save(p, exif=exif)
+    decode_image(p, (120, 120), store=store)
+    store.flush()
+    d = decode_image(p, (120, 120), store=store)
+    assert d.source_size == (600, 400) and d.image.size == (120, 80)
+    r, g, b = d.image.getpixel((40, 20))
+    assert r > 180 and g < 60  # the red block where the viewer sees it
+    Image.new("RGB", (300, 300), (0, 0, 255)).save(p)  # edited: a new size and mtime
+    d = decode_image(p, (120, 120), store=store)
+    assert d.source_size == (300, 300) and d.image.getpixel((60, 60)) == (0, 0, 255)
+
+
+def test_store_skips_small_images_and_transparency(tmp_path):
+    store = PreviewStore(tmp_path / "previews")
+    small = tmp_path / "s.jpg"
+    Image.new("RGB", (400, 300), (9, 9, 9)).save(small)
+    decode_image(small, (64, 64), store=store)
+    store.close()  # waits for the writer
+    assert not (tmp_path / "previews").exists()
+
+
+def test_store_that_cannot_be_written_or_read_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = PreviewStore(blocker / "previews")
+    p = tmp_path / "a.jpg"
+    photo((640, 480)).save(p)
+    assert decode_image(p, (64, 64), store=store).image.size == (64, 48)
+    store.flush()
+    assert decode_image(p, (64, 64), store=store).image.size == (64, 48)
+    folder = tmp_path / "previews"
+    store = PreviewStore(folder)
+    decode_image(p, (64, 64), store=store)
+    store.flush()
+    for entry in folder.glob("*.jpg"):
+        entry.write_bytes(b"garbage")
+    assert decode_image(p, (64, 64), store=store).image.size == (64, 48)
+
+
+def test_store_prunes_least_recently_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
+    folder = tmp_path / "previews"
+    store = PreviewStore(folder)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"{i}.jpg"
+        photo((320, 240)).save(p)
+        decode_image(p, (64, 64), store=store)
+        store.flush()
+        paths.append(p)
+    store.max_bytes = sum(e.stat().st_size for e in folder.glob("*.jpg")) - 1
+    names = {p: store._entry(p, p.stat()).name for p in paths}
+    os.utime(folder / names[paths[0]], ns=(1, 1))  # the first image: least recently used
+    store.prune()
+    assert sorted(e.name for e in folder.glob("*.jpg")) == sorted([names[paths[1]], names[paths[2]]])
 
 
 # ------------------------------------------------------------------ failures

@@ -14,6 +14,7 @@ ringed by a bright line and a dark halo outside its own outline.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from rich.align import Align
 from rich.color import Color, ColorType
 from rich.color_triplet import ColorTriplet
@@ -49,11 +50,17 @@ from labeltui.render.palette import (
     PRED_STYLE,
     pack_legend,
 )
+from labeltui.render.preview_store import MAX_SIDE as STORE_SIDE
+from labeltui.render.preview_store import MIN_SOURCE_PIXELS, PreviewStore
 
 #: Largest image decoded at full resolution (Pillow's own warning threshold).
 MAX_DECODE_PIXELS = 89_478_485
 #: JPEGs decode at up to 1/8 scale (draft mode), so they may be this much larger.
 MAX_JPEG_PIXELS = 2 * MAX_DECODE_PIXELS
+#: An EXIF thumbnail is used when a band across the top 1/THUMB_CHECK_PART of the image
+#: differs from it by at most THUMB_MAX_DIFF on average (a true one: ~5, stale after a 2% crop: > 12).
+THUMB_CHECK_PART = 16
+THUMB_MAX_DIFF = 9.0
 #: Zoom: the object's region grows by this factor (half its size each side), to at least MIN_ZOOM_PX.
 ZOOM_PAD = 2.0
 MIN_ZOOM_PX = 32.0
@@ -97,13 +104,17 @@ def decode_image(
     max_size: tuple[int, int],
     *,
     region: tuple[float, float, float, float] | None = None,
+    store: PreviewStore | None = None,
 ) -> DecodedImage:
     """Open, orient, downscale to fit ``max_size`` and convert an image to RGB.
 
     Safe to run in a worker thread. ``region`` (oriented original pixels)
-    decodes only that part, at up to ``max_size``. Raises ``PreviewError``
-    with a short reason on any failure (missing, unreadable, not an image,
-    truncated, too large, remote URL).
+    decodes only that part, at up to ``max_size``. A whole large image comes
+    from ``store`` when it holds a big enough copy, else from the JPEG's EXIF
+    thumbnail when that is big enough and agrees with the image, else from a
+    (draft mode) decode, whose result ``store`` keeps in the background.
+    Raises ``PreviewError`` with a short reason on any failure (missing,
+    unreadable, not an image, truncated, too large, remote URL).
     """
     name = str(path)
     if name.lower().startswith(_URL_PREFIXES):
@@ -122,6 +133,10 @@ def decode_image(
         raise PreviewError(f"not a regular file: {name}")
     if st.st_size == 0:
         raise PreviewError(f"empty file: {name}")
+    if store is not None and region is None:
+        stored = _from_store(store, path, st, max_size)
+        if stored is not None:
+            return stored
     try:
         with warnings.catch_warnings():
             # sizes are checked below; Pillow's own error still guards the extreme cases
@@ -137,32 +152,73 @@ def decode_image(
         raise PreviewError(f"cannot open image: {name} ({type(exc).__name__})") from None
     with img:
         try:
-            return _decode(img, max_size, region)
+            decoded, frame = _decode(img, max_size, region, path, st.st_size)
         except PreviewError:
             raise
         except MemoryError:
             raise PreviewError(f"image too large ({img.size[0]}x{img.size[1]})") from None
         except Exception as exc:  # truncated data, bad EXIF, unsupported mode ...
             raise PreviewError(f"truncated or corrupt image: {name} ({_short(exc)})") from None
+        if store is not None and frame is not None and decoded.source_size[0] * decoded.source_size[1] >= MIN_SOURCE_PIXELS:
+            store.put(path, st, _store_copy(frame), decoded.source_size)
+    return decoded
 
 
-def _decode(img: Image.Image, max_size: tuple[int, int], region) -> DecodedImage:
+def _store_copy(frame: Image.Image) -> Image.Image:
+    """A copy of ``frame`` for the store's writer (the original closes with its file),
+    box-reduced by an integer factor towards ``STORE_SIDE`` first when it is larger."""
+    factor = max(frame.size) // STORE_SIDE
+    return frame.reduce(factor) if factor >= 2 else frame.copy()
+
+
+def _from_store(store: PreviewStore, path, st, max_size: tuple[int, int]) -> DecodedImage | None:
+    """The whole image fitted into ``max_size`` from the store's copy, if that copy is big enough."""
+    hit = store.get(path, st)
+    if hit is None:
+        return None
+    copy, (src_w, src_h) = hit
+    s = min(max(1, int(max_size[0])) / src_w, max(1, int(max_size[1])) / src_h, 1.0)
+    out = (max(1, round(src_w * s)), max(1, round(src_h * s)))
+    if copy.size[0] < out[0] or copy.size[1] < out[1]:
+        return None
+    if copy.size != out:
+        copy = copy.resize(out, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return DecodedImage(copy, (src_w, src_h), out[0] / src_w)
+
+
+def _decode(
+    img: Image.Image, max_size: tuple[int, int], region, path, file_size: int
+) -> tuple[DecodedImage, Image.Image | None]:
+    """The decoded image, and the whole oriented RGB frame it was reduced from
+    (worth keeping in a store) or None (a region, a thumbnail, transparency)."""
     w0, h0 = img.size
     max_w, max_h = max(1, int(max_size[0])), max(1, int(max_size[1]))
     is_jpeg = img.format in ("JPEG", "MPO")
     if w0 * h0 > (MAX_JPEG_PIXELS if is_jpeg else MAX_DECODE_PIXELS):
         raise PreviewError(f"image too large ({w0}x{h0})")
-    rw, rh = (w0, h0) if region is None else (max(region[2] - region[0], 1.0), max(region[3] - region[1], 1.0))
+    orientation = _orientation(img) if is_jpeg else 1
+    if region is None:  # the whole image, in the oriented frame
+        rw, rh = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
+    else:
+        rw, rh = max(region[2] - region[0], 1.0), max(region[3] - region[1], 1.0)
     s = min(max_w / rw, max_h / rh, 1.0)
+    frame = img
     if is_jpeg:
-        img.draft("RGB", (max(1, math.ceil(w0 * s)), max(1, math.ceil(h0 * s))))
-        if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
-            raise PreviewError(f"image too large ({w0}x{h0})")
-    before = img.size
-    ImageOps.exif_transpose(img, in_place=True)
-    swapped = img.size != before
+        thumb = _exif_thumbnail(img, path, file_size, s) if region is None else None
+        if thumb is not None:
+            frame = thumb.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else thumb
+        else:
+            img.draft("RGB", (max(1, math.ceil(w0 * s)), max(1, math.ceil(h0 * s))))
+            if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
+                raise PreviewError(f"image too large ({w0}x{h0})")
+    if frame is img:
+        before = img.size
+        ImageOps.exif_transpose(img, in_place=True)
+        swapped = img.size != before
+    else:
+        swapped = orientation in (5, 6, 7, 8)
     src_w, src_h = (h0, w0) if swapped else (w0, h0)
-    fx, fy = img.size[0] / src_w, img.size[1] / src_h
+    fx, fy = frame.size[0] / src_w, frame.size[1] / src_h
     if region is None:
         rx0, ry0, rx1, ry1 = 0.0, 0.0, float(src_w), float(src_h)
     else:
@@ -170,13 +226,117 @@ def _decode(img: Image.Image, max_size: tuple[int, int], region) -> DecodedImage
         rx1, ry1 = min(max(float(region[2]), rx0 + 1.0), src_w), min(max(float(region[3]), ry0 + 1.0), src_h)
     s = min(max_w / (rx1 - rx0), max_h / (ry1 - ry0), 1.0)
     out = (max(1, round((rx1 - rx0) * s)), max(1, round((ry1 - ry0) * s)))
-    rgb = _to_rgb_or_rgba(img)
+    rgb = _to_rgb_or_rgba(frame)
+    keep = rgb if region is None and frame is img and rgb.mode == "RGB" else None
     box = (rx0 * fx, ry0 * fy, rx1 * fx, ry1 * fy)
     if out != rgb.size or box != (0.0, 0.0, float(rgb.size[0]), float(rgb.size[1])):
         rgb = rgb.resize(out, Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
     if rgb.mode == "RGBA":
         rgb = _over_checker(rgb)
-    return DecodedImage(rgb, (src_w, src_h), out[0] / (rx1 - rx0), (rx0, ry0, rx1, ry1))
+    return DecodedImage(rgb, (src_w, src_h), out[0] / (rx1 - rx0), (rx0, ry0, rx1, ry1)), keep
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # unreadable EXIF: exif_transpose reports it if it matters
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _exif_thumbnail(img: Image.Image, path, file_size: int, s: float) -> Image.Image | None:
+    """The JPEG's EXIF thumbnail (stored frame, RGB) when it has at least the
+    ``s`` scale the preview needs, the image's aspect ratio, and a band across
+    the top of the image looks the same (a stale thumbnail left by an editing
+    tool is not shown); None otherwise, also when anything about it is broken."""
+    exif = img.info.get("exif")
+    if not isinstance(exif, bytes) or not exif.startswith(b"Exif\x00\x00"):
+        return None
+    try:
+        ifd1 = img.getexif().get_ifd(ExifTags.IFD.IFD1)
+        offset, length = ifd1.get(0x0201), ifd1.get(0x0202)
+        if not isinstance(offset, int) or not isinstance(length, int) or offset <= 0 or length <= 0:
+            return None
+        w0, h0 = img.size
+        with Image.open(io.BytesIO(exif[6 + offset : 6 + offset + length])) as thumb:
+            tw, th = thumb.size
+            if thumb.format != "JPEG" or tw < w0 * s - 0.5 or th < h0 * s - 0.5 or abs(tw * h0 - th * w0) > max(w0, h0):
+                return None
+            rgb = thumb.convert("RGB")
+        return rgb if _top_band_agrees(img, path, file_size, rgb) else None
+    except Exception:  # a broken thumbnail or band: decode the image itself
+        return None
+
+
+def _top_band_agrees(img: Image.Image, path, file_size: int, thumb: Image.Image) -> bool:
+    """True when a band across the top of the image (``1/THUMB_CHECK_PART`` of
+    its height, decoded at 1/8 scale from the start of the file with the frame
+    height patched) matches ``thumb`` within ``THUMB_MAX_DIFF`` (mean absolute
+    difference, 0-255)."""
+    layout = _jpeg_layout(path)
+    if layout is None:
+        return False
+    height_at, scan_at = layout
+    w0, h0 = img.size
+    band_h = min(h0, -(-h0 // THUMB_CHECK_PART // 16) * 16)  # whole 16-pixel block rows
+    with open(path, "rb") as f:
+        data = bytearray(f.read(scan_at + 2 * (file_size - scan_at) // THUMB_CHECK_PART))
+    data[height_at : height_at + 2] = band_h.to_bytes(2, "big")
+    with Image.open(io.BytesIO(bytes(data) + b"\xff\xd9")) as band:
+        band.draft("RGB", (thumb.width, band_h * thumb.height // h0 + 1))
+        a = np.asarray(band.convert("RGB"))
+    # rows past the end of the data are exactly mid grey (no coefficients); the
+    # last decoded block row may be partly filled: leave it out
+    grey = (a == 128).all(axis=(1, 2))
+    rows = (int(np.argmax(grey)) if grey.any() else a.shape[0]) - math.ceil(16 * a.shape[0] / band_h)
+    per_row = band_h / a.shape[0]  # original pixels per band row
+    t_rows = int(rows * per_row * thumb.height / h0)
+    if t_rows < 2:
+        return False
+    box = (0.0, 0.0, float(a.shape[1]), t_rows * h0 / thumb.height / per_row)
+    strip = Image.fromarray(a).resize((thumb.width, t_rows), Image.Resampling.BOX, box=box)
+    diff = np.abs(np.asarray(strip, dtype=np.int16) - np.asarray(thumb, dtype=np.int16)[:t_rows])
+    return float(diff.mean()) <= THUMB_MAX_DIFF
+
+
+def _jpeg_layout(path) -> tuple[int, int] | None:
+    """(offset of the frame height in the SOF segment, offset where the first scan's
+    data starts) of a JPEG file, or None when the markers do not parse."""
+    height_at = None
+    with open(path, "rb") as f:
+        if f.read(2) != b"\xff\xd8":
+            return None
+        while True:
+            marker = f.read(2)
+            if len(marker) < 2 or marker[0] != 0xFF:
+                return None
+            if 0xD0 <= marker[1] <= 0xD9 or marker[1] == 0x01:
+                continue
+            size = f.read(2)
+            if len(size) < 2:
+                return None
+            length = int.from_bytes(size, "big")
+            if length < 2:  # a broken segment: reading on would not advance
+                return None
+            if marker[1] in _SOF_MARKERS:
+                height_at = f.tell() + 1
+            if marker[1] == 0xDA:
+                return None if height_at is None else (height_at, f.tell() + length - 2)
+            f.seek(length - 2, os.SEEK_CUR)
+
+
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 def _to_rgb_or_rgba(img: Image.Image) -> Image.Image:
@@ -515,7 +675,11 @@ def _halfblock_lines(buffer: np.ndarray) -> list[list[Segment]]:
     uniq, inverse = np.unique(key.ravel(), return_inverse=True)
     if len(_SEGMENTS) > _CACHE_MAX:
         _SEGMENTS.clear()
-    table = [_SEGMENTS.get(k) or _cell_segment(k) for k in uniq.tolist()]
+    keys = uniq.tolist()
+    new = [k for k in keys if k not in _SEGMENTS]
+    if new:
+        _add_segments(new)
+    table = [_SEGMENTS[k] for k in keys]
     flat = [table[i] for i in inverse.ravel().tolist()]
     return [flat[r * w : (r + 1) * w] for r in range(h // 2)]
 
@@ -524,26 +688,30 @@ _LEVELS = np.round(np.round(np.arange(256) * 63 / 255) * 255 / 63).astype(np.uin
 _CACHE_MAX = 1 << 16
 _COLORS: dict[int, Color] = {}
 _SEGMENTS: dict[int, Segment] = {}
+_tuple = tuple.__new__  # builds the NamedTuples below without their Python-level __new__ (2x faster)
+_TRUECOLOR = ColorType.TRUECOLOR
 
 
-def _color(packed: int) -> Color:
-    color = _COLORS.get(packed)
-    if color is None:
-        if len(_COLORS) > _CACHE_MAX:
-            _COLORS.clear()
-        triplet = ColorTriplet(packed >> 16, (packed >> 8) & 255, packed & 255)
-        color = _COLORS[packed] = Color(f"#{packed:06x}", ColorType.TRUECOLOR, None, triplet)
-    return color
-
-
-def _cell_segment(key: int) -> Segment:
-    top, bottom = key >> 24, key & 0xFFFFFF
-    if top == bottom:
-        segment = Segment(" ", Style.from_color(None, _color(bottom)))
-    else:
-        segment = Segment("▀", Style.from_color(_color(top), _color(bottom)))
-    _SEGMENTS[key] = segment
-    return segment
+def _add_segments(keys: list[int]) -> None:
+    """Create and cache the cell segments of new (top << 24 | bottom) color pairs,
+    and the colors they need, in bulk (a new detailed image has thousands)."""
+    if len(_COLORS) > _CACHE_MAX:
+        _COLORS.clear()
+    wanted = {k >> 24 for k in keys} | {k & 0xFFFFFF for k in keys}
+    _COLORS.update(
+        {
+            p: _tuple(Color, (f"#{p:06x}", _TRUECOLOR, None, _tuple(ColorTriplet, (p >> 16, (p >> 8) & 255, p & 255))))
+            for p in wanted
+            if p not in _COLORS
+        }
+    )
+    colors = _COLORS
+    for k in keys:
+        top, bottom = k >> 24, k & 0xFFFFFF
+        if top == bottom:
+            _SEGMENTS[k] = _tuple(Segment, (" ", Style.from_color(None, colors[bottom]), None))
+        else:
+            _SEGMENTS[k] = _tuple(Segment, ("▀", Style.from_color(colors[top], colors[bottom]), None))
 
 
 # ---------------------------------------------------------------- legend

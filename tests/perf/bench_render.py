@@ -4,10 +4,18 @@
 
 Prints wall and CPU medians (ms) of:
 
-- decoding a 4000x4000 JPEG (a typical ~2 MB and a detailed ~5.5 MB file)
-  for an 80x40-cell preview with draft mode (``decode_image``) vs without
-  (full decode + thumbnail, the baseline), and the whole preview (decode +
-  ``render_image``); target <= 60 ms;
+- the preview of a 4000x4000 JPEG (a typical ~2 MB and a detailed ~5.5 MB
+  file, and a camera file with a 160x160 EXIF thumbnail) in 80x40 cells,
+  target <= 60 ms: decoding it in full + thumbnail (the baseline) vs draft
+  mode (``decode_image``); the whole preview (decode + ``render_image``) cold
+  (never decoded before; the file itself is in the OS page cache), warm from
+  the on-disk ``PreviewStore`` (seen in an earlier session or evicted from
+  memory) and warm in memory (the app's ``ImageCache`` hit: render only);
+- the same for a 4000x4000 PNG (no draft mode: the store matters most);
+- moving through a list of such images as a reviewer does, through the app's
+  ``ImageCache`` with its prefetch of the next rows in a thread: the time from
+  a row's request to its rendered preview, first row and the rest, with the
+  cursor resting 0.5 s and 0.15 s per row, without and with a warm store;
 - ``render_image`` at 80x40 cells (demo image with its ~75 boxes, and zoomed),
   with a cold and a warm style cache; target <= 30 ms;
 - ``rasterize`` of 1M points into 100x40 cells (target <= 30 ms) vs a naive
@@ -25,8 +33,10 @@ import argparse
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,9 +49,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from labeltui.render.image import _COLORS, _SEGMENTS, compose_image, decode_image, render_image  # noqa: E402
+from labeltui.render.preview_store import PreviewStore  # noqa: E402
 from labeltui.render.palette import Palette  # noqa: E402
 from labeltui.render.scatter import _BITS, rasterize, rasterize_values, render_scatter  # noqa: E402
 from labeltui.render.spans import render_spans  # noqa: E402
+from labeltui.tui.previews import ImageCache, decode_size  # noqa: E402
+from labeltui.tui.widgets.detail import PREFETCH  # noqa: E402
+from tests.helpers.exif import save_with_thumbnail  # noqa: E402
 
 CELLS = (80, 40)
 MAX_SIZE = (2 * CELLS[0], 4 * CELLS[1])  # decode at 2x the cell pixels: room for a zoom
@@ -65,16 +79,59 @@ def report(name: str, result: tuple[float, float], target: float | None = None, 
     print(f"{name:58s} wall {wall:9.2f} ms   cpu {cpu:9.2f} ms{goal}")
 
 
-def big_jpeg(folder: Path, noise: float, name: str) -> Path:
+def big_jpeg(folder: Path, noise: float, name: str, *, exif_thumbnail: bool = False, shift: int = 0) -> Path:
     """A 4000x4000 JPEG (q90); ``noise`` sets the detail, hence the file size
-    (entropy decoding, which draft mode cannot skip, grows with it)."""
+    (entropy decoding, which draft mode cannot skip, grows with it);
+    ``exif_thumbnail``: with a 160x160 EXIF thumbnail, as a camera writes;
+    ``shift``: the pattern moved by that many pixels (another picture, same cost)."""
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:4000, 0:4000].astype(np.float32)
+    yy, xx = np.mgrid[0:4000, shift : 4000 + shift].astype(np.float32)
     img = np.stack([(xx / 16) % 256, (yy / 16) % 256, ((xx + yy) / 32) % 256], axis=2)
     img += rng.normal(0, noise, img.shape).astype(np.float32)
     path = folder / name
-    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=90)
+    image = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    if exif_thumbnail:
+        save_with_thumbnail(image, path, thumb_size=(160, 160))
+    else:
+        image.save(path, quality=90)
     return path
+
+
+def walk(paths: list[Path], cells: tuple[int, int], rest: float, store: PreviewStore | None) -> list[float]:
+    """Move through ``paths`` as the app does: each row's preview through an
+    ``ImageCache`` (decoded on a miss, then rendered), the next ``PREFETCH``
+    rows decoded in a thread meanwhile, the cursor resting ``rest`` seconds.
+    Returns the ms from each row's request to its rendered preview."""
+    cache = ImageCache(store=store)
+    size = decode_size(cells)
+    latencies, threads, cancel = [], [], threading.Event()
+
+    def ahead(todo: list[Path], cancelled: threading.Event) -> None:
+        for p in todo:
+            if cancelled.is_set():  # the app's exclusive worker: a newer prefetch replaced this one
+                return
+            if (str(p), size, None) not in cache:
+                cache.get(str(p), size)
+
+    for i, path in enumerate(paths):
+        t = time.perf_counter()
+        render_image(cache.get(str(path), size), None, cells=cells)
+        latencies.append((time.perf_counter() - t) * 1000)
+        cancel.set()
+        cancel = threading.Event()
+        threads.append(threading.Thread(target=ahead, args=(paths[i + 1 : i + 1 + PREFETCH], cancel)))
+        threads[-1].start()
+        time.sleep(rest)
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def fresh(fn):
+    """``fn()`` with the cell style cache emptied first: an image not shown before in this process."""
+    _SEGMENTS.clear()
+    _COLORS.clear()
+    return fn()
 
 
 def decode_without_draft(path: Path) -> Image.Image:
@@ -128,14 +185,55 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; medians of {r} runs\n")
 
     with tempfile.TemporaryDirectory() as tmp:
-        for noise, label in ((4.0, "typical photo"), (12.0, "detailed photo")):
-            path = big_jpeg(Path(tmp), noise, f"{noise:.0f}.jpg")
+        folder = Path(tmp)
+        cases = ((4.0, "typical photo", False), (12.0, "detailed photo", False), (12.0, "camera file, EXIF thumbnail", True))
+        for noise, label, camera in cases:
+            path = big_jpeg(folder, noise, f"{noise:.0f}{'-exif' if camera else ''}.jpg", exif_thumbnail=camera)
             print(f"image preview: 4000x4000 JPEG, {label}, {path.stat().st_size / 1e6:.1f} MB; 80x40 cells")
             baseline = measure(lambda: decode_without_draft(path), max(3, r // 3))
             report("  decode, full decode + thumbnail (baseline)", baseline)
-            report("  decode_image, draft mode", measure(lambda: decode_image(path, MAX_SIZE), r))
-            whole = measure(lambda: render_image(decode_image(path, MAX_SIZE), None, cells=CELLS), r)
-            report("  decode_image + render_image (the whole preview)", whole, 60)
+            how = "  decode_image (draft mode" + (", EXIF thumbnail)" if camera else ")")
+            report(how, measure(lambda: decode_image(path, MAX_SIZE), r))
+            whole = measure(lambda: fresh(lambda: render_image(decode_image(path, MAX_SIZE), None, cells=CELLS)), r)
+            report("  whole preview, cold: decode_image + render_image", whole, 60)
+            if camera:
+                continue
+            store = PreviewStore(folder / f"store-{noise:.0f}")
+            decode_image(path, MAX_SIZE, store=store)
+            store.flush()
+            warm = measure(lambda: fresh(lambda: render_image(decode_image(path, MAX_SIZE, store=store), None, cells=CELLS)), r)
+            report("  whole preview, warm from the preview store", warm, 60)
+            cache = ImageCache()
+            cache.get(str(path), MAX_SIZE)
+            in_memory = measure(lambda: render_image(cache.get(str(path), MAX_SIZE), None, cells=CELLS), r)
+            report("  whole preview, warm in memory (ImageCache hit)", in_memory, 60)
+
+        png = folder / "aerial.png"
+        with Image.open(folder / "4.jpg") as img:
+            img.save(png)
+        print(f"image preview: 4000x4000 PNG (aerial sets like DOTA: no draft mode), {png.stat().st_size / 1e6:.1f} MB")
+        cold = measure(lambda: fresh(lambda: render_image(decode_image(png, MAX_SIZE), None, cells=CELLS)), 3)
+        report("  whole preview, cold: decode_image + render_image", cold, 60)
+        store = PreviewStore(folder / "store-png")
+        decode_image(png, MAX_SIZE, store=store)
+        store.flush()
+        warm = measure(lambda: fresh(lambda: render_image(decode_image(png, MAX_SIZE, store=store), None, cells=CELLS)), r)
+        report("  whole preview, warm from the preview store", warm, 60)
+
+        print(f"\nmoving through 12 detailed 4000x4000 JPEGs, {CELLS[0]}x{CELLS[1]} cells, prefetch {PREFETCH} rows")
+        print("  ms from a row's request to its rendered preview: first row / median of the rest / max of the rest")
+        rows = [big_jpeg(folder, 12.0, f"row{i:02d}.jpg", shift=1000 * i) for i in range(12)]
+        store = PreviewStore(folder / "store-walk")
+        for rest in (0.5, 0.15):
+            for name, with_store in (("no store (first session)", None), ("warm store (a later session)", store)):
+                if with_store is not None:
+                    walk(rows, CELLS, 0.0, store)  # an earlier session saw these rows
+                    store.flush()
+                _SEGMENTS.clear()  # a new process: no cell styles cached yet
+                _COLORS.clear()
+                ms = walk(rows, CELLS, rest, with_store)
+                print(f"  cursor rests {rest:.2f} s, {name:30s} {ms[0]:7.1f} / {np.median(ms[1:]):6.1f} / {max(ms[1:]):6.1f}")
+            shutil.rmtree(folder / "store-walk", ignore_errors=True)
 
     image, boxes, focus = demo_boxes()
     decoded = decode_image(image, MAX_SIZE)
