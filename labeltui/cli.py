@@ -56,7 +56,11 @@ def _ranked(args: argparse.Namespace, config):
 
 def cmd_rank(args: argparse.Namespace) -> int:
     from labeltui.report import write_ranking
+    from labeltui.scores_dir import is_scores_dir, write_scores_ranking
 
+    if is_scores_dir(args.config):  # reads only the columns the filter and sort need, then the printed rows
+        write_scores_ranking(args.config, args.filter, args.sort, args.top, args.format, sys.stdout)
+        return 0
     config = _load_config(args.config)
     scored, view = _ranked(args, config)
     if args.top is not None:
@@ -156,6 +160,8 @@ def _open_app(config_path: str, reviewer: str | None = None, use_cache: bool = T
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    if not Path(args.config).exists():  # before the app takes over the terminal
+        raise LoadError(f"{args.config}: no such file or folder; give a run's config YAML or a scores folder")
     return _open_app(args.config, reviewer=args.reviewer, use_cache=not args.no_cache)
 
 
@@ -207,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("open", help="review a model run in the terminal app")
-    p.add_argument("config", help="the run's config YAML")
+    p.add_argument("config", help="the run's config YAML, or a scores folder written by labeltui score")
     p.add_argument("--reviewer", help="name recorded with your verdicts (default: review.reviewer, $LABELTUI_REVIEWER, login)")
     p.add_argument("--no-cache", action="store_true", help="recompute scores even if cached")
     p.set_defaults(func=cmd_open)
@@ -223,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-cache", action="store_true", help="recompute scores even if cached")
 
     p = sub.add_parser("rank", help="print data rows ranked by how likely their labels are wrong")
-    p.add_argument("config", help="the run's config YAML")
+    p.add_argument("config", help="the run's config YAML, or a scores folder written by labeltui score")
     query_args(p)
     p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
     p.set_defaults(func=cmd_rank)

@@ -10,8 +10,8 @@
 Computed projections are cached as Parquet beside the score cache, named by
 the score cache key (a hash of every input file, the settings and the engine
 code) and the method, so an unchanged run reopens its picture at once and
-changed embeddings recompute. Also here (no Textual): ``row_classes``, the
-class a row's point is colored by.
+changed embeddings recompute. A row's point is colored by its class
+(``labeltui.engine.score.row_labels``).
 """
 
 from __future__ import annotations
@@ -139,7 +139,9 @@ def projection_for(
             say("projection from the cache", 1.0)
             return Projection(xy, method, from_cache=True)
     n, d = run.embeddings.shape
-    say(f"{method.upper()} of {n:,} x {d} embeddings", 0.1)
+    # umap-learn compiles its numba code on its first call in a process: ~25 s on 2 cores
+    note = " (the first UMAP of a session also compiles umap: ~30 s)" if method == "umap" else ""
+    say(f"{method.upper()} of {n:,} x {d} embeddings{note}", 0.1)
     result = compute_projection(run, method)
     if config is not None and key is not None:
         say("writing the projection cache", 0.95)
@@ -160,30 +162,4 @@ def align(xy: np.ndarray, run_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     pos = pd.Index(run_ids.astype(str)).get_indexer(ids.astype(str))
     out = np.full((len(ids), 2), np.nan, dtype=np.float32)
     out[pos >= 0] = xy[pos[pos >= 0]]
-    return out
-
-
-def row_classes(run: ModelRun) -> np.ndarray:
-    """Class id per row (int64, -1 for none): the given label for classification,
-    else the most frequent ground-truth class among the row's objects (ties: the
-    lower class id)."""
-    n = run.n_rows
-    if run.gt_label is not None:
-        return np.asarray(run.gt_label, dtype=np.int64)
-    out = np.full(n, -1, dtype=np.int64)
-    ann = run.annotations
-    if len(ann) == 0 or "class_id" not in ann:
-        return out
-    gt = (ann["source"].to_numpy() == "gt") & (ann["class_id"].to_numpy() >= 0)
-    rows = ann["row"].to_numpy()[gt].astype(np.int64)
-    cls = ann["class_id"].to_numpy()[gt].astype(np.int64)
-    if len(rows) == 0:
-        return out
-    pairs, counts = np.unique(rows * max(1, len(run.classes)) + cls, return_counts=True)
-    pair_row = pairs // max(1, len(run.classes))
-    # per row: the most frequent class, lower class id on ties (np.unique sorts pairs by row, then class)
-    order = np.lexsort((pairs, -counts, pair_row))
-    first = np.concatenate(([True], pair_row[order][1:] != pair_row[order][:-1]))
-    best = order[first]
-    out[pair_row[best]] = pairs[best] % max(1, len(run.classes))
     return out

@@ -115,3 +115,9 @@ def test_rank_filters_on_the_rows_classes(capsys, detection):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and rows
     assert all("truck" in r["classes"].split("|") and r["issue"] == "wrong_class" for r in rows)
+
+
+def test_open_a_missing_path_fails_before_the_app_starts(tmp_path, capsys):
+    assert main(["open", str(tmp_path / "nope.yaml")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "nope.yaml: no such file or folder" in err and len(err.splitlines()) == 1

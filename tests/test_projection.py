@@ -12,6 +12,7 @@ import pytest
 import labeltui.engine.neighbors as neighbors
 from labeltui.cache import cache_key
 from labeltui.config import load_config
+from labeltui.engine.score import row_labels
 from labeltui.errors import LoadError
 from labeltui.formats.base import make_annotations, make_rows
 from labeltui.load import load_run
@@ -21,7 +22,6 @@ from labeltui.projection import (
     cache_name,
     compute_projection,
     projection_for,
-    row_classes,
     umap_available,
 )
 from labeltui.run import build_run
@@ -148,17 +148,17 @@ def test_bad_requests_are_load_errors():
             projection_for(run, None, "umap")
 
 
-def test_row_classes_majority_of_ground_truth():
+def test_row_labels_majority_of_ground_truth():
     run = _tiny_run(None)
     names = run.classes  # sorted: bird, cat, dog
-    classes = row_classes(run)
+    classes = row_labels(run)
     # r0: dog x2 beats cat; r1: cat/dog tie -> lower id (cat); r2: bird; r3: predictions only -> none
     assert [names[c] if c >= 0 else None for c in classes] == ["dog", "cat", "bird", None]
 
 
-def test_row_classes_of_a_classification_run_are_the_given_labels(demo):
+def test_row_labels_of_a_classification_run_are_the_given_labels(demo):
     _, run = demo
-    np.testing.assert_array_equal(row_classes(run), run.gt_label)
+    np.testing.assert_array_equal(row_labels(run), run.gt_label)
 
 
 def test_align_reorders_and_fills_missing_rows():

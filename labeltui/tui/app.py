@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
+import pandas as pd
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from labeltui.config import Config, load_config
 from labeltui.errors import LoadError
 from labeltui.pipeline import Scored
+from labeltui.run import ModelRun
 from labeltui.tui.keys import REVIEW_KEYS, display_keys, effective_keys, unknown_ids
+from labeltui.tui.rowinfo import RowFacts
+from labeltui.tui.screens.gallery import GalleryScreen
 from labeltui.tui.screens.loading import LoadingScreen
 from labeltui.tui.screens.review import ReviewScreen
 from labeltui.tui.session import Session
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress messages from the loader
+T = TypeVar("T")
+_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+EXIT_GRACE = 3.0  # seconds a signalled exit may take after the store is closed
 
 
 class LoadProgress(Message):
@@ -47,18 +57,67 @@ class LoadFailed(Message):
         super().__init__()
 
 
+class IdsLoaded(Message):
+    """The background read of a scores folder's ids (and the store's verdicts located by them) finished."""
+
+    def __init__(self, located: tuple | None, error: str | None) -> None:
+        self.located = located
+        self.error = error
+        super().__init__()
+
+
+class RunLoaded(Message):
+    """The background read of the model run finished (``error``: why it failed)."""
+
+    def __init__(self, run: ModelRun | None, objects: pd.DataFrame | None, error: str | None) -> None:
+        self.run = run
+        self.objects = objects
+        self.error = error
+        super().__init__()
+
+
+def _unless_quitting(read: Callable[[], T]) -> T | None:
+    """``read()`` on a daemon thread, waited for by the calling thread worker; None once
+    the worker is cancelled (the app is quitting): quitting never waits for a long
+    read, which is dropped with the process."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = read()
+        except BaseException as exc:  # re-raised in the worker
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="labeltui-load").start()
+    worker = get_current_worker()
+    while not done.wait(0.05):
+        if worker.is_cancelled:
+            return None
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class LabelTuiApp(App):
     """Review a model run's suspected label mistakes.
 
-    Give a config path (loaded, scored and opened in a worker, with progress),
-    or a loaded ``config`` and optionally an already ``scored`` run (tests,
-    benchmarks). ``reviewer`` overrides the config's.
+    Give a config path (loaded, scored and opened in a worker, with progress)
+    or a scores folder (``labeltui score -o``), or a loaded ``config`` and
+    optionally an already ``scored`` run (tests, benchmarks). ``reviewer``
+    overrides the config's.
+
+    The list opens from the scores alone when they are cached; the model run
+    (annotations for previews) is then read by a background worker, and
+    previews say "loading annotations…" until it arrives.
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "labeltui"
     ENABLE_COMMAND_PALETTE = True
-    # Ctrl-C quits like q (text fields keep it for copy); SIGTERM quits the same way.
+    # Ctrl-C quits like q (text fields keep it for copy); SIGTERM and SIGHUP (terminal closed) quit the same way.
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False)]
 
     def __init__(
@@ -83,6 +142,7 @@ class LabelTuiApp(App):
         self.use_cache = use_cache
         self.session: Session | None = None
         self.load_error: str | None = None
+        self._unmounted = threading.Event()  # set once the store is closed on the way out
 
     def on_mount(self) -> None:
         if len(self.demos) > 1:
@@ -91,15 +151,28 @@ class LabelTuiApp(App):
         self.push_screen(LoadingScreen(source))
         self.load()
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
+            for sig in _QUIT_SIGNALS:
+                asyncio.get_running_loop().add_signal_handler(sig, self._terminated, sig)
         except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, not the main thread)
             pass
 
-    def _terminated(self) -> None:
-        """SIGTERM: save the position and exit cleanly (terminal restored, store closed), status 143."""
+    def _terminated(self, sig: int) -> None:
+        """SIGTERM or SIGHUP: save the position and exit cleanly (terminal restored, store closed), status 128 + sig.
+
+        After a hang-up Textual's output thread can stall on the dead terminal
+        (5 of 58 tries never finished): once the store is closed, the
+        process ends anyway after ``EXIT_GRACE`` seconds.
+        """
         if isinstance(self.screen, ReviewScreen):
             self.screen.save_now()
-        self.exit(return_code=128 + signal.SIGTERM)
+        if not self.is_headless:  # a real terminal, and this process exits with the app
+            threading.Thread(target=self._exit_after_unmount, args=(128 + sig,), daemon=True).start()
+        self.exit(return_code=128 + sig)
+
+    def _exit_after_unmount(self, status: int) -> None:
+        self._unmounted.wait()
+        time.sleep(EXIT_GRACE)
+        os._exit(status)  # only reached when the normal exit stalled after the store was closed
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self) -> None:
@@ -112,20 +185,32 @@ class LabelTuiApp(App):
                 last[0], last[1] = now, message
                 self.post_message(LoadProgress(message, fraction))
 
-        try:
+        def read() -> tuple[Session, int | None, str | None]:
+            from labeltui.scores_dir import is_scores_dir
+
+            scored = self.scored
+            if self.config is None and self.config_path is not None and is_scores_dir(self.config_path):
+                from labeltui.pipeline import open_scores_dir
+
+                self.config, scored = open_scores_dir(self.config_path, progress)
             config = self.config or load_config(self.config_path)
             self.config = config
-            scored = self.scored
             if scored is None:
                 from labeltui.pipeline import scores_for
 
-                scored = scores_for(config, progress, use_cache=self.use_cache, need_run=True)
+                scored = scores_for(config, progress, use_cache=self.use_cache, defer_run=True)
             progress("opening the review store", 0.99)
             from labeltui.review import ReviewStore
 
             store = ReviewStore.open(config.review_store, run_name=config.name, reviewer=self.reviewer or config.reviewer)
             session = Session(config, scored, store)
-            cursor, warning = session.restore_state()
+            return (session, *session.restore_state())
+
+        try:
+            opened = _unless_quitting(read)
+            if opened is None:
+                return
+            session, cursor, warning = opened
         except LoadError as err:
             self.post_message(LoadFailed(str(err)))
             return
@@ -134,6 +219,73 @@ class LabelTuiApp(App):
             self.post_message(LoadFailed(f"unexpected error ({type(err).__name__}: {err}); please report it"))
             return
         self.post_message(Loaded(session, cursor, warning))
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def load_run(self) -> None:
+        """Read the model run (and the objects table) after the list is up."""
+        session = self.session
+        if session is None or session.rest is None:
+            return
+        rest = session.rest
+        try:
+            loaded = _unless_quitting(lambda: rest(None))
+            if loaded is None:
+                return
+            run, objects = loaded
+        except LoadError as err:
+            self.post_message(RunLoaded(None, None, str(err)))
+            return
+        except Exception as err:  # a bug: previews say so, the list keeps working
+            self.log.error(traceback.format_exc())
+            self.post_message(RunLoaded(None, None, f"unexpected error ({type(err).__name__}: {err}); please report it"))
+            return
+        self.post_message(RunLoaded(run, objects, None))
+
+    @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
+    def load_ids(self) -> None:
+        """A scores folder: read every data row id after the first frame, then place the store's verdicts."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            located = _unless_quitting(session.load_reviews)
+            if get_current_worker().is_cancelled:
+                return
+        except LoadError as err:
+            self.post_message(IdsLoaded(None, str(err)))
+            return
+        except Exception as err:  # a bug: say so, the list keeps working
+            self.log.error(traceback.format_exc())
+            self.post_message(IdsLoaded(None, f"unexpected error ({type(err).__name__}: {err}); please report it"))
+            return
+        self.post_message(IdsLoaded(located, None))
+
+    def on_ids_loaded(self, message: IdsLoaded) -> None:
+        session = self.session
+        if session is None:
+            return
+        if message.error:
+            self.notify(message.error, title="ids not read", severity="error", timeout=10)
+        session.apply_reviews(message.located)
+        for screen in self.screen_stack:
+            if isinstance(screen, ReviewScreen):
+                screen.ids_arrived()
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        session = self.session
+        if session is None:
+            return
+        if message.run is not None:
+            session.attach_run(message.run, message.objects)
+        else:
+            session.run_failed(f"no previews: the model run could not be read ({message.error})")
+            self.notify(message.error or "", title="model run not loaded", severity="error", timeout=10)
+        for screen in self.screen_stack:
+            if isinstance(screen, ReviewScreen):
+                screen.run_arrived()
+        if isinstance(self.screen, GalleryScreen):
+            self.screen.facts = RowFacts(session)
+            self.screen.show_page()
 
     def on_load_progress(self, message: LoadProgress) -> None:
         if isinstance(self.screen, LoadingScreen):
@@ -149,6 +301,12 @@ class LabelTuiApp(App):
         keymap = dict(self.config.keys) if self.config else {}
         self.set_keymap(keymap)
         self.switch_screen(ReviewScreen(message.session, message.cursor))
+        if message.session.run_pending:
+            self.load_run()
+        if message.session.source is not None:
+            self.load_ids()
+        for warning in message.session.warnings:
+            self.notify(warning, severity="warning", timeout=10)
         for name in unknown_ids(keymap):
             self.notify(f"keys.{name}: no such binding id (see ? for the ids)", severity="warning", timeout=8)
         if message.warning:
@@ -177,11 +335,13 @@ class LabelTuiApp(App):
 
     def on_unmount(self) -> None:
         try:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+            for sig in _QUIT_SIGNALS:
+                asyncio.get_running_loop().remove_signal_handler(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         if self.session is not None and self.session.store is not None:
             self.session.store.close()
+        self._unmounted.set()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette: every review action by name, with its key."""

@@ -62,10 +62,7 @@ class RowCells:
         scores = session.scores
         self._arrays: dict[str, np.ndarray | pd.Series] = {}
         self.task = session.task
-        n = len(scores)
-        self.issue_object = (
-            scores["issue_object"].to_numpy(dtype=np.int64) if "issue_object" in scores else np.full(n, -1, np.int64)
-        )
+        self.issue_object = scores["issue_object"].to_numpy(dtype=np.int64) if "issue_object" in scores else None
         run = session.run
         ann = run.annotations if run is not None else None
         # per-object lookups happen for visible lines only: keep the columns, convert nothing
@@ -123,7 +120,7 @@ class RowCells:
         if self.task == "classification":
             given, pred = self._text("label", pos), self._text("pred_label", pos)
             return given if not pred or pred == given else f"{given}→{pred}"
-        obj = int(self.issue_object[pos])
+        obj = int(self.issue_object[pos]) if self.issue_object is not None else -1
         if obj < 0 or self.ann_label is None or obj >= len(self.ann_label):
             return self._text("label", pos)
         label = str(self.ann_label.iat[obj])
@@ -138,7 +135,7 @@ class RowCells:
         """Confidence of the object behind the issue (detection/NER) or of the predicted class."""
         if self.task == "classification":
             return float(self.value("pred_confidence", pos)) if "pred_confidence" in self.session.scores else math.nan
-        obj = int(self.issue_object[pos])
+        obj = int(self.issue_object[pos]) if self.issue_object is not None else -1
         if obj >= 0 and self.ann_conf is not None and obj < len(self.ann_conf):
             return float(self.ann_conf[obj])
         if "max_fp_confidence" in self.session.scores:
@@ -150,7 +147,7 @@ class RowCells:
         """The cell of ``column`` for row ``pos``, exactly ``column.width`` cells."""
         name = column.name
         if name == "data_row_id":
-            value = str(self.session.ids[pos])
+            value = self.session.id_text(pos)
         elif name == "issue":
             issue = self._text("issue", pos)
             value = f"{ISSUE_MARKS.get(issue, '!')} {issue}" if issue else ""
@@ -198,7 +195,7 @@ def candidate_columns(session: Session) -> list[Column]:
     cols = [Column("data_row_id", "id", id_width), Column("score", "score", 6, True)]
     issues = ISSUE_TYPES.get(session.task, ()) or ("",)
     cols.append(Column("issue", "issue", max(8, max(len(i) for i in issues) + 2)))
-    names = list(session.run.classes) if session.run is not None else []
+    names = session.classes
     pair = max((len(c) for c in names), default=6) * 2 + 1
     if session.task == "classification":
         cols.append(Column("classes", "given→pred", max(10, min(32, pair)), min_width=12))

@@ -16,13 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich.align import Align
 from rich.console import Group, RenderableType
+from rich.panel import Panel
 from rich.text import Text
 
+from labeltui.cache import cache_dir
 from labeltui.render.bars import NAME_MAX, render_class_bars
 from labeltui.render.image import DecodedImage, PreviewError, decode_image, placeholder, render_image, zoom_region
+from labeltui.render.preview_store import PreviewStore
 from labeltui.render.spans import GUTTER, render_spans, window_around
-from labeltui.tui.session import Session
+from labeltui.tui.session import LOADING, Session
 
 SOURCES = ("both", "gt", "pred")  # what `t` cycles through
 
@@ -50,14 +54,22 @@ class PreviewRequest:
 
     @property
     def key(self) -> tuple:
-        return (self.pos, self.kind, self.cells, self.focus, self.zoom, self.sources, self.overlays, self.legend)
+        message = self.asset if self.kind == "none" else ""  # a placeholder's text (e.g. loading, then an error)
+        return (self.pos, self.kind, self.cells, self.focus, self.zoom, self.sources, self.overlays, self.legend, message)
+
+
+def preview_store(session: Session) -> PreviewStore:
+    """The on-disk store of reduced previews of the session's run, beside its score cache."""
+    return PreviewStore(cache_dir(session.config) / "previews")
 
 
 class ImageCache:
-    """A thread-safe LRU of decoded images keyed by (path, size, region)."""
+    """A thread-safe LRU of decoded images keyed by (path, size, region); misses
+    of large images go through ``store`` (reduced copies on disk) when given."""
 
-    def __init__(self, size: int = 24) -> None:
+    def __init__(self, size: int = 24, store: PreviewStore | None = None) -> None:
         self.size = size
+        self.store = store
         self._items: OrderedDict[tuple, DecodedImage | PreviewError] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,7 +82,7 @@ class ImageCache:
                 self._items.move_to_end(key)
         if item is None:
             try:
-                item = decode_image(path, max_size, region=region)
+                item = decode_image(path, max_size, region=region, store=self.store)
             except PreviewError as err:
                 item = err
             with self._lock:
@@ -98,11 +110,19 @@ def preview_request(
     overlays: bool = True,
     legend: bool = True,
 ) -> PreviewRequest:
-    """What to draw for row ``pos`` of a session: its asset (image or text), objects and classes."""
+    """What to draw for row ``pos`` of a session: its asset (image or text), objects and
+    classes, from the model run or the row's data read on demand; a placeholder
+    saying why while neither is there."""
+    if pos < 0:
+        return PreviewRequest(pos, "none", "no row", cells)
     run = session.run
-    if run is None or pos < 0:
-        return PreviewRequest(pos, "none", "the model run is not loaded" if pos >= 0 else "no row", cells)
-    asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
+    data = session.fetched_row(pos) if run is None else None
+    if run is None and data is None:
+        return PreviewRequest(pos, "none", session.waiting(pos) or "the model run is not loaded", cells)
+    if run is not None:
+        asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
+    else:
+        asset = data.asset
     asset = "" if asset is None or (isinstance(asset, float) and math.isnan(asset)) else str(asset)
     if not asset:
         return PreviewRequest(pos, "none", "the row has no asset (image path or text)", cells)
@@ -116,22 +136,36 @@ def preview_request(
         overlays=overlays,
         legend=legend,
         task=session.task,
-        classes=tuple(run.classes),
+        classes=tuple(session.classes),
     )
-    if session.task == "classification":
+    if session.task != "classification":
+        return PreviewRequest(pos, kind, asset, **common)
+    if run is not None:
         probs = run.probs[pos] if run.probs is not None else None
         conf = float(run.pred_confidence[pos]) if run.pred_confidence is not None else float("nan")
-        return PreviewRequest(
-            pos,
-            kind,
-            asset,
-            probs=None if probs is None else np.asarray(probs),
-            given=int(run.gt_label[pos]) if run.gt_label is not None else -1,
-            predicted=int(run.pred_label[pos]) if run.pred_label is not None else -1,
-            pred_confidence=conf,
-            **common,
-        )
-    return PreviewRequest(pos, kind, asset, **common)
+        given = int(run.gt_label[pos]) if run.gt_label is not None else -1
+        predicted = int(run.pred_label[pos]) if run.pred_label is not None else -1
+    else:
+        probs, conf, given, predicted = data.probs, data.pred_confidence, data.given, data.predicted
+    return PreviewRequest(
+        pos,
+        kind,
+        asset,
+        probs=None if probs is None else np.asarray(probs),
+        given=given,
+        predicted=predicted,
+        pred_confidence=conf,
+        **common,
+    )
+
+
+def asset_of(session: Session, pos: int) -> str | None:
+    """Row ``pos``'s asset when it is at hand (the run, or data fetched on demand), else None."""
+    run = session.run
+    if run is not None:
+        return str(run.rows["asset"].iat[pos]) if "asset" in run.rows else None
+    data = session.fetched_row(pos)
+    return data.asset if data is not None else None
 
 
 def decode_size(cells: tuple[int, int]) -> tuple[int, int]:
@@ -151,6 +185,9 @@ def is_image_path(asset: str) -> bool:
 def build_preview(request: PreviewRequest, cache: ImageCache) -> RenderableType:
     """The renderable for ``request`` (never raises for a bad asset: shows a placeholder)."""
     w, h = request.cells
+    if request.kind == "none" and request.asset == LOADING:  # not an error: the annotations are on their way
+        body = Text.assemble(("⋯ ", "bold"), LOADING, justify="center")
+        return Panel(Align.center(body, vertical="middle"), width=max(10, w), height=max(3, h), border_style="dim")
     if request.kind == "none":
         return placeholder(request.asset or "no data for this row", (w, h))
     if request.task == "classification":

@@ -47,10 +47,7 @@ class RowFacts:
         aligned = objects is not None and self.annotations is not None and len(objects) == len(self.annotations)
         self.objects = objects[[c for c in ("outcome", "issue", "suspicion") if c in objects]] if aligned else None
         scores = session.scores
-        n = len(scores)
-        self.issue_object = (
-            scores["issue_object"].to_numpy(dtype=np.int64) if "issue_object" in scores else np.full(n, -1, np.int64)
-        )
+        self.issue_object = scores["issue_object"].to_numpy(dtype=np.int64) if "issue_object" in scores else None
         self.columns: dict[str, np.ndarray | pd.Series] = {}
         for name in scores.columns:
             series = scores[name]
@@ -63,15 +60,17 @@ class RowFacts:
 
     def objects_of(self, pos: int) -> tuple[pd.DataFrame, int]:
         """The row's annotations (with outcome, issue, suspicion when scored) and the
-        position among them of the object behind the row's issue (-1)."""
+        position among them of the object behind the row's issue (-1); without the
+        run, what the session fetched for the row (nothing until it did)."""
         if self.annotations is None:
-            return pd.DataFrame(), -1
+            data = self.session.fetched_row(pos)
+            return (data.boxes, data.first) if data is not None else (pd.DataFrame(), -1)
         lo, hi = (int(i) for i in np.searchsorted(self.ann_rows, [pos, pos + 1]))
         boxes = self.annotations.iloc[lo:hi]
         if self.objects is not None:
             extra = self.objects.iloc[lo:hi]
             boxes = boxes.assign(**{c: extra[c].to_numpy() for c in extra.columns})
-        obj = int(self.issue_object[pos])
+        obj = int(self.issue_object[pos]) if self.issue_object is not None else -1
         local = obj - lo if lo <= obj < hi else -1
         return boxes.reset_index(drop=True), local
 

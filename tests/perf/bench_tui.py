@@ -1,6 +1,6 @@
 """Benchmark the review app on a synthetic 1M-row scored run (a script, not a pytest test).
 
-    python tests/perf/bench_tui.py [--rows 1000000] [--baseline-rows 200000] [--moves 150]
+    python tests/perf/bench_tui.py [--rows 1000000] [--baseline-rows 200000] [--moves 150] [--repeat 3] [--no-command]
 
 The app runs headless at 200x60. Every frame Textual would write is rendered
 to its terminal byte sequence (as the real driver does) and counted. Measured:
@@ -17,7 +17,15 @@ to its terminal byte sequence (as the real driver does) and counted. Measured:
 - the preview of a 4000x4000 JPEG as the worker builds it (decode + boxes +
   half-block lines) at the 200x60 pane size; target <= 60 ms;
 - baseline in the same run: Textual's DataTable with ``--baseline-rows``
-  rows: first frame and a cursor move, measured the same way.
+  rows: first frame and a cursor move, measured the same way;
+- from the command (skipped with ``--no-command``): a ``--rows`` classification
+  run on disk (a Parquet table with 10 class probabilities) whose scores are
+  cached, opened with ``labeltui open run.yaml`` in a detached 200x60 tmux
+  pane: seconds from starting the command to the review screen's first frame
+  (the pane polled every 10 ms for the list header), to the model run having
+  arrived in the background (the "loading the model run" note gone, the first
+  row's class bars drawn), and peak RSS; median of ``--repeat`` runs; target
+  <= 2 s to the first frame.
 """
 
 from __future__ import annotations
@@ -25,11 +33,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -278,6 +289,114 @@ def bench_preview(scored: Scored, config: Config, repeat: int = 7) -> float:
     return med(times)
 
 
+# ---------------------------------------------------------------- from the command
+def classification_table(folder: Path, n: int, n_classes: int = 10) -> Path:
+    """A classification run of ``n`` rows on disk: one Parquet table as ground truth and
+    predictions (label, text asset, ``prob_<class>``); returns its config."""
+    rng = np.random.default_rng(0)
+    classes = [f"class_{i}" for i in range(n_classes)]
+    probs = rng.dirichlet(np.ones(n_classes) * 0.3, n)
+    given = np.where(rng.random(n) < 0.9, probs.argmax(1), rng.integers(0, n_classes, n))
+    table = pd.DataFrame({
+        "data_row_id": np.char.add("row-", np.arange(n).astype(str)).astype(object),
+        "label": np.array(classes, dtype=object)[given],
+        "asset": np.char.add("caption of row ", np.arange(n).astype(str)).astype(object),
+    })
+    for i, c in enumerate(classes):
+        table[f"prob_{c}"] = probs[:, i]
+    table.to_parquet(folder / "table.parquet", index=False)
+    config = folder / "run.yaml"
+    config.write_text(
+        f"name: cls-{n}\ntask: classification\n"
+        "ground_truth: {format: table, path: table.parquet}\npredictions: {format: table, path: table.parquet}\n"
+        f"review: {{store: {folder / 'review.sqlite'}}}\ncache: {{dir: {folder / 'cache'}}}\n"
+    )
+    return config
+
+
+def labeltui_command() -> str:
+    """The ``labeltui`` console script of this Python (not a version manager's shim, which
+    adds its own startup time to every measurement)."""
+    script = Path(sys.executable).parent / "labeltui"
+    return str(script) if script.exists() else "labeltui"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) used so far by process ``pid`` and its children."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_cpu_seconds(int(c)) for c in children)
+
+
+def _pane(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def open_in_tmux(target: Path, marks: dict[str, Callable[[str], bool]], timeout: float = 120.0) -> dict[str, float]:
+    """Run ``labeltui open target`` in a detached tmux pane of SIZE, as a user would
+    start it; seconds from the command until each of ``marks`` (a test on the pane's
+    text, polled every 10 ms) first holds, the CPU seconds (all threads) the process
+    had used when the first mark held (the wall time it needs on an idle machine,
+    give or take the work threads do in parallel), then quit (q) and add the peak
+    RSS in MB."""
+    name = f"lt-bench-{os.getpid()}"
+    first = next(iter(marks))
+    with tempfile.TemporaryDirectory() as tmp:
+        rss = Path(tmp) / "rss"
+        command = f"/usr/bin/time -f %M -o {rss} {labeltui_command()} open {target} --reviewer bench"
+        env = {**os.environ, "TERM": "xterm-256color"}
+        t0 = time.perf_counter()
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command],
+                       check=True, env=env)
+        out: dict[str, float] = {}
+        pid = int(subprocess.run(["tmux", "list-panes", "-t", name, "-F", "#{pane_pid}"], capture_output=True, text=True).stdout)
+        try:
+            while any(mark not in out for mark in marks):
+                screen = _pane(name)
+                now = time.perf_counter() - t0
+                for mark, test in marks.items():
+                    if mark not in out and test(screen):
+                        out[mark] = now
+                        if mark == first:
+                            out["  CPU s used by then (all threads)"] = _cpu_seconds(pid)
+                if "could not open" in screen or now > timeout:
+                    raise SystemExit(f"labeltui open {target} did not get there; the pane shows:\n{screen}")
+                time.sleep(0.01)
+            subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+            end = time.perf_counter() + 30
+            while time.perf_counter() < end and not (rss.exists() and rss.read_text().strip()):
+                time.sleep(0.05)
+            out["peak RSS (MB)"] = int(rss.read_text().split()[-1]) / 1024
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    return out
+
+
+def bench_command(rows: int, repeat: int) -> dict[str, float]:
+    """``labeltui open`` of a cached 1M-row classification run, from the command (median of ``repeat``)."""
+    from labeltui.config import load_config
+    from labeltui.pipeline import scores_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = classification_table(folder, rows)
+        t = time.perf_counter()
+        scores_for(load_config(config))  # warm the score cache
+        print(f"\n{rows:,}-row classification table scored and cached in {time.perf_counter() - t:.1f} s")
+        marks = {
+            "first frame of the list (s)": lambda screen: "score▼" in screen,
+            "model run loaded, class bars drawn (s)": lambda screen: "score▼" in screen and "loading the model run" not in screen
+            and "█" in screen,
+        }
+        runs = [open_in_tmux(config, marks) for _ in range(repeat)]
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 # ---------------------------------------------------------------- baseline
 class TableApp(App):
     def __init__(self, frame: pd.DataFrame) -> None:
@@ -314,7 +433,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--baseline-rows", type=int, default=200_000)
     parser.add_argument("--moves", type=int, default=150)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the from-the-command measurement")
+    parser.add_argument("--no-command", action="store_true", help="skip the from-the-command measurement (needs tmux)")
     args = parser.parse_args()
+    if not args.no_command:
+        results = bench_command(args.rows, args.repeat)
+        print(f"labeltui open run.yaml from the command, warm score cache, {SIZE[0]}x{SIZE[1]} tmux pane (median of {args.repeat})")
+        for name, value in results.items():
+            print(f"  {name:45s} {value:12,.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t = time.perf_counter()

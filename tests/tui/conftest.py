@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from labeltui.config import load_config
 from labeltui.pipeline import scores_for
@@ -48,7 +49,10 @@ async def settle(pilot) -> None:
     """Let timers fire and workers (previews, state saves) finish, up to 3 s."""
     for _ in range(100):
         await pilot.pause(0.03)
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # a newer preview (e.g. the run arrived) replaced one being drawn: wait again
+            continue
         await pilot.pause()
         screen = pilot.app.screen
         if not isinstance(screen, ReviewScreen):

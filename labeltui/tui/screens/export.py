@@ -14,8 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from labeltui.engine.query import sort_view
-from labeltui.errors import LoadError
+from labeltui.errors import LoadError, one_line
 from labeltui.tui.session import VERDICT_CODE, Session
 
 FLAVOURS = {"json": ".json", "csv": ".csv", "labelbox": ".labelbox.json"}
@@ -89,7 +88,9 @@ class ExportScreen(ModalScreen[str | None]):
         if not self.query("#export-scope"):  # a change event arriving after the dialog closed
             return
         n = self.counts()[self.scope()]
-        self.query_one("#export-target", Static).update(f"{n:,} row{'s' if n != 1 else ''} → {self.target()}")
+        target = self.target()
+        new = "" if target.parent.is_dir() else "  (a new folder)"
+        self.query_one("#export-target", Static).update(f"{n:,} row{'s' if n != 1 else ''} → {target}{new}")
 
     def on_select_changed(self) -> None:
         self._show_target()
@@ -107,24 +108,28 @@ class ExportScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def export(self) -> None:
-        """Write the manifest; on success dismiss with where it went, else show the error."""
+        """Write the manifest (creating the export folder if needed); on success
+        dismiss with where it went, else show the error in the dialog, which stays open."""
         from labeltui.exporting import export_batch
 
         s = self.session
         scope = self.scope()
         if scope == "shown":
             view, filter_expr = s.view, s.filter_expr or None
-        else:
-            key = s.sort_key if s.sort_key in s.scores.columns else "score"
-            view, filter_expr = sort_view(s.scores, np.arange(s.n_rows), key, s.descending), None
+        else:  # the rows this session marked, in list order (a scores folder holds no full ranking)
+            marked = s.verdict == VERDICT_CODE["error"] if scope == "errors" else s.selected
+            view, filter_expr = s.ranked(np.flatnonzero(marked)), None
+        table, view = s.export_rows(view)
         name = safe_name(self.query_one("#export-name", Input).value)
         fmt = str(self.query_one("#export-format", Select).value)
+        output = self.target()
+        new_folder = not output.parent.is_dir()
         try:
             written, n = export_batch(
                 s.config,
-                s.scores,
+                table,
                 view,
-                output=self.target(),
+                output=output,
                 fmt=fmt,
                 name=name,
                 priority=int(self.query_one("#export-priority", Select).value),
@@ -134,8 +139,10 @@ class ExportScreen(ModalScreen[str | None]):
                 sort=f"{s.sort_key}:{'desc' if s.descending else 'asc'}",
                 force=False,
             )
-        except LoadError as err:
-            self.query_one("#export-target", Static).update(Text.assemble(("not written: ", "bold"), str(err)))
+        except (LoadError, OSError) as err:  # disk full, no permission, a file where the folder goes ...
+            reason = str(err) if isinstance(err, LoadError) else f"{output}: {err.strerror or err}"
+            self.query_one("#export-target", Static).update(Text.assemble(("not written: ", "bold"), one_line(reason)))
             return
         where = ", ".join(str(p) for p in written)
-        self.dismiss(f"wrote {n:,} rows to {where}")
+        created = f" (created the folder {output.parent})" if new_folder else ""
+        self.dismiss(f"wrote {n:,} rows to {where}{created}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -108,6 +108,23 @@ class GalleryScreen(Screen[int | None]):
             tile.display = tile.pos >= 0
             self.draw_tile(tile)
         self.refresh_captions()
+        missing = self.session.needs_fetch([tile.pos for tile in self.query(Tile)])
+        if missing:
+            self._fetch(missing)
+
+    @work(thread=True, exclusive=True, group="gallery-fetch", exit_on_error=False, description="read annotations")
+    def _fetch(self, rows: list[int]) -> None:
+        """Read the page's annotations (a scores folder without its run in memory), then redraw."""
+        try:
+            self.session.fetch(rows)
+        except LoadError as err:
+            self.app.call_from_thread(self.notify, str(err), title="no previews", severity="error")
+            return
+        self.app.call_from_thread(self._redraw_tiles)
+
+    def _redraw_tiles(self) -> None:
+        for tile in self.query(Tile):
+            self.draw_tile(tile)
 
     def draw_tile(self, tile: Tile) -> None:
         """Ask for a tile's preview (once it has a size)."""

@@ -46,10 +46,9 @@ class ReviewScreen(Screen):
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         session = self.session
-        values = {"issue": list(ISSUE_TYPES.get(session.task, ())), "verdict": list(VERDICTS)}
-        if session.run is not None:
-            values["label"] = list(session.run.classes)
-            values["pred_label"] = list(session.run.classes)
+        values = self._values = {"issue": list(ISSUE_TYPES.get(session.task, ())), "verdict": list(VERDICTS)}
+        if session.classes:
+            values["label"] = values["pred_label"] = session.classes
         presets = "  ".join(f"{p.key} {p.name}" for p in session.presets) + "  0 all"
         yield StatusBar(session.config.name, session.task, id="status")
         yield FilterBar(session.column_names(), values, presets, id="filter-bar")
@@ -86,10 +85,28 @@ class ReviewScreen(Screen):
         self.query_one(Footer).show_command_palette = width >= 100  # room for "? help" first
 
     def update_status(self) -> None:
-        note = ""
-        if self.session.read_only:
-            note = "read-only: verdicts are not saved"
-        self.query_one(StatusBar).show(self.session.counts(), note)
+        notes = ["read-only: verdicts are not saved"] if self.session.read_only else []
+        notes.append(self.session.status_note())
+        self.query_one(StatusBar).show(self.session.counts(), "; ".join(n for n in notes if n))
+
+    def ids_arrived(self) -> None:
+        """A scores folder's ids (and the verdicts found by them) were read in the background: redraw."""
+        self.suspects.reset_view(self.suspects.cursor)
+        self.detail.refresh_info()
+        self.update_status()
+
+    def run_arrived(self) -> None:
+        """The model run was read in the background (or failed): class columns and previews use it now."""
+        from labeltui.tui.columns import RowCells, candidate_columns
+
+        suspects = self.suspects
+        suspects.cells = RowCells(self.session)
+        suspects.candidates = candidate_columns(self.session)
+        suspects.reset_view(suspects.cursor)
+        if self.session.classes:
+            self._values["label"] = self._values["pred_label"] = self.session.classes
+        self.detail.reload()
+        self.update_status()
 
     # ------------------------------------------------------------ list events
     def on_suspect_list_highlighted(self, message: SuspectList.Highlighted) -> None:

@@ -56,7 +56,8 @@ class SummaryScreen(Screen[str | None]):
         )
         with Horizontal(id="summary-top"):
             with Vertical(classes="summary-box"):
-                yield Static(f"per class ({unit})", classes="summary-heading")
+                missing = f": {s.run_missing(short=True)}" if s.run is None else ""
+                yield Static(f"per class ({unit}){missing}", classes="summary-heading")
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="summary-classes")
             with Vertical(classes="summary-box"):
                 yield Static("most frequent confusions (label → model)", classes="summary-heading")

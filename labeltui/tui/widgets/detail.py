@@ -18,8 +18,19 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from labeltui.errors import LoadError
 from labeltui.render.image import PreviewError, placeholder
-from labeltui.tui.previews import SOURCES, ImageCache, PreviewRequest, build_preview, decode_size, is_image_path, preview_request
+from labeltui.tui.previews import (
+    SOURCES,
+    ImageCache,
+    PreviewRequest,
+    asset_of,
+    build_preview,
+    decode_size,
+    is_image_path,
+    preview_request,
+    preview_store,
+)
 from labeltui.tui.rowinfo import RowFacts, object_order, row_info
 from labeltui.tui.session import Session
 
@@ -113,7 +124,18 @@ class Preview(Widget):
 
 
 class DetailPane(Vertical):
-    """The row's facts, then its preview. Holds the preview state (focus object, zoom, sources)."""
+    """The row's facts, then its preview. Holds the preview state (focus object, zoom, sources).
+
+    Without the model run in memory (a scores folder) the row's annotations are
+    fetched in a worker; until they arrive the preview says so."""
+
+    class RowFetched(Message):
+        """Rows' annotations were read (``error``: why not)."""
+
+        def __init__(self, rows: list[int], error: str | None) -> None:
+            self.rows = rows
+            self.error = error
+            super().__init__()
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -126,7 +148,7 @@ class DetailPane(Vertical):
         self.zoom = False
         self.sources = "both"
         self.overlays = True
-        self.cache = ImageCache()
+        self.cache = ImageCache(store=preview_store(session))
         self._timer: Timer | None = None
         self._next_rows: list[int] = []
         self._pending_row = False
@@ -162,6 +184,37 @@ class DetailPane(Vertical):
         self.order = object_order(self.boxes, first)
         self.focus = self.order[0] if self.order and first >= 0 else -1
         self.refresh_info()
+        if self.session.needs_fetch([self.pos]):
+            self._fetch([self.pos, *self._next_rows[:PREFETCH]])
+
+    def reload(self) -> None:
+        """The model run arrived: look the row up again and redraw its preview."""
+        self.facts = RowFacts(self.session)
+        self._load_row()
+        self.request_preview()
+
+    @work(thread=True, exclusive=True, group="fetch-rows", exit_on_error=False, description="read annotations")
+    def _fetch(self, rows: list[int]) -> None:
+        """Read the annotations of the cursor's row (and the next ones) off the UI thread."""
+        try:
+            self.session.fetch(rows)
+        except LoadError as err:
+            self.post_message(self.RowFetched(rows, str(err)))
+            return
+        except Exception as err:  # a bug must show in the pane, not kill the app
+            self.log.error(traceback.format_exc())
+            self.post_message(self.RowFetched(rows, f"reading annotations failed ({type(err).__name__}: {err})"))
+            return
+        self.post_message(self.RowFetched(rows, None))
+
+    def on_detail_pane_row_fetched(self, message: RowFetched) -> None:
+        message.stop()
+        if message.error:
+            self.session.run_failed(message.error)
+            self.notify(message.error, title="no previews", severity="error", timeout=8)
+        if self.pos in message.rows and not self._pending_row:
+            self._load_row()
+            self.request_preview()
 
     def _rested(self) -> None:
         self._timer = None
@@ -234,11 +287,8 @@ class DetailPane(Vertical):
         self._prefetch(cells)
 
     def _prefetch(self, cells: tuple[int, int]) -> None:
-        run = self.session.run
-        if run is None or "asset" not in run.rows or not self._next_rows:
-            return
-        paths = [str(run.rows["asset"].iat[p]) for p in self._next_rows[:PREFETCH]]
-        paths = [p for p in paths if is_image_path(p)]
+        paths = [asset_of(self.session, p) for p in self._next_rows[:PREFETCH]]
+        paths = [p for p in paths if p and is_image_path(p)]
         if paths:
             self.prefetch(paths, decode_size(cells))
 

@@ -32,7 +32,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from labeltui.errors import LoadError
-from labeltui.projection import METHODS, PRECOMPUTED, Projection, align, projection_for, row_classes, umap_available
+from labeltui.engine.score import row_labels
+from labeltui.projection import METHODS, PRECOMPUTED, Projection, align, projection_for, umap_available
 from labeltui.render.palette import VALUE_RAMP, VERDICT_MARKS, VERDICT_STYLES, class_color, pack_legend
 from labeltui.render.scatter import MARKER, UNKNOWN_COLOR, Raster, data_bounds, rasterize, rasterize_values
 from labeltui.tui.keys import PROJECTOR_KEYS
@@ -90,7 +91,7 @@ class Points:
             suspect = (scores["issue"].fillna("").to_numpy(dtype=object) != "")[pos]
         else:
             suspect = np.zeros(len(pos), dtype=bool)
-        classes = row_classes(run)[pos] if run is not None else np.full(len(pos), -1, dtype=np.int64)
+        classes = row_labels(run)[pos] if run is not None else np.full(len(pos), -1, dtype=np.int64)
         x, y = np.ascontiguousarray(xy[pos, 0]), np.ascontiguousarray(xy[pos, 1])
         x0, y0, x1, y1 = data_bounds(x, y)
         dx, dy = (x1 - x0) * PAD, (y1 - y0) * PAD
@@ -208,7 +209,7 @@ class ProjectorPane(Widget, can_focus=True):
         session = self.session
         try:
             if session.run is None:
-                raise LoadError("the model run is not loaded", field="embeddings")
+                raise LoadError(session.run_missing(), field="embeddings")
             projection = projection_for(
                 session.run, session.config, method, progress=lambda text, _f: self.post_message(self.ProjectionProgress(text))
             )

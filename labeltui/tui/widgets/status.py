@@ -56,7 +56,7 @@ class StatusBar(Widget):
             (f"{ok}{c['ok']:,}", VERDICT_STYLES["ok"]),
             " ",
             (f"{sel}{c['selected']:,}", VERDICT_STYLES["selected"]),
-            (" │ read-only" if self._note else "", "bold reverse"),
+            (" │ " + "; ".join(n.split(":")[0] for n in self._note.split("; ")) if self._note else "", "bold reverse"),
         )
         compact = Text.assemble((f" {self.run_name}", "bold"), " │ ", counts, no_wrap=True, overflow="ellipsis")
         if compact.cell_len > width:  # the counts matter more than the run's name
