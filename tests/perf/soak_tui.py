@@ -164,7 +164,7 @@ async def soak(config, scored, n_keys: int, seed: int) -> None:
             cpu.append((time.thread_time() - t0) * 1000)
             done += 1
             if done % WINDOW == 0 or done == n_keys:
-                window = cpu[-(done - 1) % WINDOW - 1 :]
+                window = cpu[-((done - 1) % WINDOW + 1) :]  # the keys since the last report
                 windows.append(statistics.median(window))
                 wall = (time.perf_counter() - wall_start) * 1000 / done
                 print(

@@ -1,4 +1,4 @@
-"""Process faults: SIGTERM, Ctrl-C and SIGKILL of a real ``labeltui open`` in tmux,
+"""Process faults: SIGTERM, SIGHUP (terminal closed), Ctrl-C and SIGKILL of a real ``labeltui open`` in tmux,
 and a review store on a read-only location.
 
 A triage session is hours of work: a signal must never lose a verdict the
@@ -132,6 +132,39 @@ def test_sigterm_exits_cleanly_with_the_store_closed(tmp_path):
         pane.close()
     with ReviewStore.open(store, run_name="demo-news-entities", reviewer="ana") as s:
         assert s.load_state("tui")["row"] == cursor_row  # the position was saved on the way out
+
+
+def test_sighup_exits_cleanly_with_the_store_closed(tmp_path):
+    config, store = _demo(tmp_path)
+    pane = Pane(tmp_path, config)
+    try:
+        _review_three(pane)
+        os.kill(pane.app_pid(), signal.SIGHUP)
+        _assert_clean_exit(pane, store, 128 + signal.SIGHUP)
+    finally:
+        pane.close()
+
+
+def test_terminal_closed_under_the_app_closes_the_store(tmp_path):
+    """The SSH connection drops or the terminal window closes: tmux kill-session
+    hangs the pane's terminal up (SIGHUP, then every write fails)."""
+    config, store = _demo(tmp_path)
+    pane = Pane(tmp_path, config)
+    try:
+        _review_three(pane)
+        cursor_row = next(line for line in pane.screen().splitlines() if "▶" in line).split()[3]
+        pid = pane.app_pid()
+        pane.tmux("kill-session")
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text():
+            assert time.monotonic() < deadline, "the app outlived its terminal"
+            time.sleep(0.05)
+    finally:
+        pane.close()
+    assert not store.with_name(store.name + "-wal").exists()  # closed: WAL checkpointed and removed
+    assert sorted(_stored(store).values()) == ["error", "error", "ok"]
+    with ReviewStore.open(store, run_name="demo-news-entities", reviewer="ana") as s:
+        assert s.load_state("tui")["row"] == cursor_row
 
 
 def test_sigterm_while_loading_restores_the_terminal(tmp_path):
