@@ -69,14 +69,37 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ranked_scores_dir(args: argparse.Namespace):
+    """A scores folder's run config, the columns an export and the filter and
+    sort need (read from the parts, nothing else), and the view they select."""
+    from labeltui.engine.query import apply_query, compile_filter, parse_sort_key
+    from labeltui.pipeline import open_scores_dir
+
+    config, scored = open_scores_dir(args.config)
+    kinds = scored.source.dtypes()
+    need = {"data_row_id", "global_key", "score", "issue", parse_sort_key(args.sort, kinds)[0]}
+    if args.filter:
+        need |= set(compile_filter(args.filter, kinds).columns)
+    table = scored.scores
+    missing = [c for c in kinds if c in need and c not in table.columns]
+    if missing:
+        table = table.assign(**scored.source.read_columns(missing))
+    return config, table, apply_query(table, args.filter, args.sort)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from labeltui.exporting import export_batch
+    from labeltui.scores_dir import is_scores_dir
 
-    config = _load_config(args.config)
-    scored, view = _ranked(args, config)
+    if is_scores_dir(args.config):
+        config, table, view = _ranked_scores_dir(args)
+    else:
+        config = _load_config(args.config)
+        scored, view = _ranked(args, config)
+        table = scored.scores
     written, n = export_batch(
         config,
-        scored.scores,
+        table,
         view,
         output=Path(args.output),
         fmt=args.format,

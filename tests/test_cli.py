@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from labeltui.cli import main
@@ -121,3 +122,20 @@ def test_open_a_missing_path_fails_before_the_app_starts(tmp_path, capsys):
     assert main(["open", str(tmp_path / "nope.yaml")]) == 1
     err = capsys.readouterr().err.strip()
     assert "nope.yaml: no such file or folder" in err and len(err.splitlines()) == 1
+
+
+def test_export_from_a_scores_folder_matches_the_config(capsys, detection, tmp_path):
+    shards, scores = tmp_path / "shards", tmp_path / "scores"
+    assert run_cli(capsys, "convert", str(detection), "-o", str(shards))[0] == 0
+    assert run_cli(capsys, "score", str(shards / "run.yaml"), "-o", str(scores))[0] == 0
+    query = ("--top", "4", "--filter", 'fp >= 1 and "car" in classes', "--sort", "max_fp_confidence")
+    for source, name in ((scores, "a.json"), (detection, "b.json")):
+        assert run_cli(capsys, "export", str(source), "-o", str(tmp_path / name), *query)[0] == 0
+    a, b = load_manifest(tmp_path / "a.json"), load_manifest(tmp_path / "b.json")
+    assert len(a.rows) == 4
+    pd.testing.assert_frame_equal(a.rows, b.rows)
+    store = ReviewStore.open(detection.parent / "labeltui-review.sqlite", run_name="demo", reviewer="ana")
+    store.set_verdict(["25", "29"], "error")
+    store.close()
+    assert run_cli(capsys, "export", str(scores), "-o", str(tmp_path / "c.json"), "--verdict", "error")[0] == 0
+    assert list(load_manifest(tmp_path / "c.json").rows["data_row_id"]) == ["25", "29"]
