@@ -7,8 +7,11 @@ the UI has shown as saved. Several processes may write the same file at once:
 writers queue on SQLite's lock (busy timeout) and retry with backoff, so nobody
 sees "database is locked".
 
-Every change writes ``history`` rows (old and new value, reviewer, time) under
-a change-set id; :meth:`ReviewStore.undo` reverts a reviewer's last change-set.
+Every change writes ``history`` entries under a change-set id (reviewer, time):
+one entry per field and previous value, naming its row (``data_row_id``) or, when
+it covers several rows, listing them (``ids``, a JSON array), so marking a
+million rows writes a handful of entries instead of a million rows.
+:meth:`ReviewStore.undo` reverts a reviewer's last change-set.
 
 If the file or its folder is not writable the store opens read-only
 (``store.read_only``, ``store.read_only_reason``) and writes raise
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import operator
 import os
 import random
 import sqlite3
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +41,18 @@ from labeltui.errors import LoadError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERDICTS = ("error", "ok", "skip")
 FIELDS = ("verdict", "selected", "tags", "note")
 # value of each field for a row that has no verdicts row yet
 _DEFAULTS: dict[str, Any] = {"verdict": None, "selected": 0, "tags": "[]", "note": ""}
 _CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 _BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+# page cache of a writable connection (KiB, allocated as used): a bulk change over a
+# million rows works on ~100 MB of b-tree pages; the 2 MB default thrashes
+_CACHE_KIB = 65536
+_MAX_ROWID = 2**63 - 1
+_NUMPY_SORT_MIN = 10_000  # ids to sort before numpy pays off
 
 
 class ReviewError(LoadError):
@@ -89,6 +99,48 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _history_entries_v2(conn: sqlite3.Connection) -> None:
+    """v1 -> v2: history rows become entries that name one row or list many (``ids``).
+
+    Reviewer and time move to the change-set (they were always equal to it). The
+    verdict CHECK is spelled with OR: ``IN`` with three values builds a temporary
+    table for every row written (~1 s per million rows)."""
+    _execute_script(
+        conn,
+        """
+        CREATE TABLE verdicts_v2(
+            data_row_id TEXT PRIMARY KEY,
+            verdict TEXT CHECK (verdict = 'error' OR verdict = 'ok' OR verdict = 'skip'),
+            selected INTEGER NOT NULL DEFAULT 0,
+            tags TEXT NOT NULL DEFAULT '[]',
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT,
+            updated_at REAL
+        );
+        INSERT INTO verdicts_v2(rowid, data_row_id, verdict, selected, tags, note, reviewer, updated_at)
+            SELECT rowid, data_row_id, verdict, selected, tags, note, reviewer, updated_at FROM verdicts;
+        DROP TABLE verdicts;
+        ALTER TABLE verdicts_v2 RENAME TO verdicts;
+        CREATE TABLE history_v2(
+            id INTEGER PRIMARY KEY,
+            changeset INTEGER NOT NULL,
+            field TEXT NOT NULL,
+            old,
+            new,
+            data_row_id TEXT,
+            ids TEXT,
+            CHECK ((data_row_id IS NULL) <> (ids IS NULL))
+        );
+        INSERT INTO history_v2(id, changeset, field, old, new, data_row_id)
+            SELECT id, changeset, field, old, new, data_row_id FROM history;
+        DROP TABLE history;
+        ALTER TABLE history_v2 RENAME TO history;
+        CREATE INDEX history_row ON history(data_row_id);
+        CREATE INDEX history_changeset ON history(changeset);
+        """,
+    )
+
+
 def _execute_script(conn: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
@@ -97,7 +149,12 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 
 # version -> function that upgrades a file at that version to version + 1.
 # Each runs inside the opening transaction; a failure leaves the file as it was.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _history_entries_v2}
+
+# Rows one change touches, filled and emptied inside its transaction (so empty between
+# transactions; per connection, in memory): ``id`` gets ``val`` in ``field``, replacing
+# ``prev``; ``vrow`` is the rowid of its verdicts row (NULL: none yet).
+_CHANGED_TABLE = "CREATE TEMP TABLE IF NOT EXISTS changed(id TEXT NOT NULL, vrow INTEGER, field TEXT, val, prev)"
 
 
 def default_reviewer() -> str:
@@ -247,7 +304,10 @@ class ReviewStore:
             cls._check(conn, path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            conn.execute("PRAGMA temp_store=MEMORY")
             stored_run = cls._migrate(conn, path, run_name, lock_timeout)
+            conn.execute(_CHANGED_TABLE)
         except BaseException:
             conn.close()
             raise
@@ -284,7 +344,8 @@ class ReviewStore:
         """A read-only connection, the stored run name, and a caveat to add to the reason."""
         if not path.exists() or path.stat().st_size == 0:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            _create_v1(conn)
+            for version in range(SCHEMA_VERSION):
+                MIGRATIONS[version](conn)
             return conn, run_name, "; no store file yet, showing no verdicts"
         last: sqlite3.Error | None = None
         # mode=ro cannot read a -wal file without its -shm file (a killed writer in a folder
@@ -365,52 +426,105 @@ class ReviewStore:
         )
         return int(cur.lastrowid)
 
-    def _apply(self, changeset: int, now: float) -> list[str]:
-        """Copy the new values recorded in history for ``changeset`` into verdicts."""
-        for field in FIELDS:
-            self._conn.execute(
-                f"INSERT INTO verdicts(data_row_id, {field}, reviewer, updated_at) "
-                "SELECT data_row_id, new, ?, ? FROM history WHERE changeset = ? AND field = ? "
-                f"ORDER BY id ON CONFLICT(data_row_id) DO UPDATE SET {field} = excluded.{field}, "
-                "reviewer = excluded.reviewer, updated_at = excluded.updated_at",
-                (self.reviewer, now, changeset, field),
+    def _entry(self, changeset: int, field: str, old: Any, new: Any, ids_json: str, count: int) -> None:
+        """Record one history entry: ``count`` rows (the JSON array ``ids_json``) went from ``old`` to ``new``."""
+        row_id, ids = (json.loads(ids_json)[0], None) if count == 1 else (None, ids_json)
+        self._conn.execute(
+            "INSERT INTO history(changeset, field, old, new, data_row_id, ids) VALUES (?, ?, ?, ?, ?, ?)",
+            (changeset, field, old, new, row_id, ids),
+        )
+
+    def _apply_changed(self, changeset: int, now: float, whole: tuple[str, int] | None = None) -> int:
+        """Write the rows in ``temp.changed`` to verdicts and record them in history under ``changeset``.
+
+        Set-based: a few statements per (field, new value, previous value) group and one
+        history entry each. ``whole`` is the JSON array and count of every id the change
+        looked at: when one group holds them all, its entry reuses that text. Returns how
+        many rows changed.
+        """
+        conn = self._conn
+        groups = conn.execute("SELECT DISTINCT field, val, prev FROM temp.changed").fetchall()
+        changed = 0
+        for field, val, prev in groups:
+            if field not in FIELDS:
+                raise _corrupt_error(self.path, f"history names an unknown field {field!r}")
+            group = (field, val, prev)
+            where = "field = ? AND val IS ? AND prev IS ?"
+            conn.execute(
+                f"UPDATE verdicts SET {field} = ?, reviewer = ?, updated_at = ? WHERE rowid IN "
+                f"(SELECT vrow FROM temp.changed WHERE vrow IS NOT NULL AND {where})",
+                (val, self.reviewer, now, *group),
             )
-        rows = self._conn.execute(
-            "SELECT data_row_id FROM history WHERE changeset = ? GROUP BY data_row_id ORDER BY min(id)",
-            (changeset,),
-        ).fetchall()
-        return [r[0] for r in rows]
+            updated = conn.execute("SELECT changes()").fetchone()[0]
+            conn.execute(
+                f"INSERT INTO verdicts(data_row_id, {field}, reviewer, updated_at) "
+                f"SELECT id, ?, ?, ? FROM temp.changed WHERE vrow IS NULL AND {where}",
+                (val, self.reviewer, now, *group),
+            )
+            count = updated + conn.execute("SELECT changes()").fetchone()[0]
+            if whole is not None and len(groups) == 1 and count == whole[1]:
+                ids_json = whole[0]
+            else:
+                ids_json = conn.execute(
+                    f"SELECT json_group_array(id) FROM temp.changed WHERE {where}", group
+                ).fetchone()[0]
+            self._entry(changeset, field, prev, val, ids_json, count)
+            changed += count
+        return changed
 
     def _set(self, ids: Iterable[Any], field: str, value: Any) -> None:
-        if isinstance(ids, (str, bytes)):
-            ids = [ids]
-        id_list = [str(i) for i in ids]
-        if not id_list:
+        ids_json, n, sample = _sorted_ids(ids)
+        if not n:
             return
-        ids_json = json.dumps(id_list, ensure_ascii=False)
         default = _DEFAULTS[field]
 
         def tx() -> None:
             now = time.time()
+            conn = self._conn
             changeset = self._changeset("set", now)
-            self._conn.execute(
-                "WITH ids(id, k) AS (SELECT value, min(key) FROM json_each(?) GROUP BY value) "
-                "INSERT INTO history(changeset, data_row_id, field, old, new, reviewer, at) "
-                f"SELECT ?, ids.id, ?, coalesce(v.{field}, ?), ?, ?, ? "
-                "FROM ids LEFT JOIN verdicts AS v ON v.data_row_id = ids.id "
-                f"WHERE coalesce(v.{field}, ?) IS NOT ? ORDER BY ids.k",
-                (ids_json, changeset, field, default, value, self.reviewer, now, default, value),
-            )
-            # (cursor.rowcount is -1 for a WITH ... INSERT on Python 3.11)
-            if self._conn.execute("SELECT changes()").fetchone()[0] == 0:
-                self._conn.execute("DELETE FROM changesets WHERE id = ?", (changeset,))
-                return
-            self._apply(changeset, now)
+            top = conn.execute("SELECT coalesce(max(rowid), 0) FROM verdicts").fetchone()[0]
+            inserted = 0
+            if (
+                value != default
+                and top + n < _MAX_ROWID  # new rows get rowids above top: they are the inserted ones
+                and not conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM json_each(?) AS j JOIN verdicts AS v ON v.data_row_id = j.value)",
+                    (sample,),
+                ).fetchone()[0]
+            ):
+                # none of a sample of the rows has a verdicts row: likely none has, so insert
+                # them directly (one pass instead of look-up + insert), then look up the rest
+                conn.execute(
+                    f"INSERT INTO verdicts(data_row_id, {field}, reviewer, updated_at) "
+                    "SELECT value, ?, ?, ? FROM json_each(?) WHERE true ON CONFLICT(data_row_id) DO NOTHING",
+                    (value, self.reviewer, now, ids_json),
+                )
+                inserted = conn.execute("SELECT changes()").fetchone()[0]
+                if inserted:
+                    new_ids = ids_json if inserted == n else conn.execute(
+                        "SELECT json_group_array(data_row_id) FROM verdicts WHERE rowid > ?", (top,)
+                    ).fetchone()[0]
+                    self._entry(changeset, field, default, value, new_ids, inserted)
+            changed = inserted
+            if inserted < n:  # (rows just inserted hold the value already: they are skipped)
+                conn.execute(
+                    "INSERT INTO temp.changed(id, vrow, field, val, prev) "
+                    f"SELECT j.value, v.rowid, ?, ?, coalesce(v.{field}, ?) FROM json_each(?) AS j "
+                    f"LEFT JOIN verdicts AS v ON v.data_row_id = j.value WHERE coalesce(v.{field}, ?) IS NOT ?",
+                    (field, value, default, ids_json, default, value),
+                )
+                changed += self._apply_changed(changeset, now, (ids_json, n))
+                conn.execute("DELETE FROM temp.changed")
+            if not changed:  # no change: no change-set
+                conn.execute("DELETE FROM changesets WHERE id = ?", (changeset,))
 
         self._write(tx)
 
     def set_verdict(self, ids: Sequence[str], verdict: str | None) -> None:
-        """Set the verdict (``error`` | ``ok`` | ``skip`` | None to clear) of ``ids``: one durable change-set."""
+        """Set the verdict (``error`` | ``ok`` | ``skip`` | None to clear) of ``ids``: one durable change-set.
+
+        ``ids`` is any iterable of ids (list, numpy array); bulk-friendly: 1M rows in ~2-3 s.
+        """
         if verdict is not None and verdict not in VERDICTS:
             raise ReviewError(f"verdict must be one of {', '.join(VERDICTS)} or None, got {verdict!r}")
         self._set(ids, "verdict", verdict)
@@ -432,7 +546,7 @@ class ReviewStore:
         """Revert the last not-yet-undone change-set of ``reviewer`` (default: this store's reviewer).
 
         Fields someone changed again since are left alone. The undo is itself
-        recorded in history. Returns the ids whose values were reverted.
+        recorded in history. Returns the ids whose values were reverted, sorted.
         """
         who = reviewer or self.reviewer
 
@@ -447,16 +561,28 @@ class ReviewStore:
                 return []
             target = row[0]
             changeset = self._changeset("undo", now, undoes=target)
+            entries = self._conn.execute(
+                "SELECT coalesce(ids, json_array(data_row_id)) FROM history WHERE changeset = ? LIMIT 2", (target,)
+            ).fetchall()
+            whole = None
+            if len(entries) == 1:  # (every change-set this version writes has one entry per previous value)
+                whole = (entries[0][0], self._conn.execute("SELECT json_array_length(?)", entries[0]).fetchone()[0])
             self._conn.execute(
-                "INSERT INTO history(changeset, data_row_id, field, old, new, reviewer, at) "
-                "SELECT ?, h.data_row_id, h.field, h.new, h.old, ?, ? "
-                "FROM history AS h LEFT JOIN verdicts AS v ON v.data_row_id = h.data_row_id "
+                "INSERT INTO temp.changed(id, vrow, field, val, prev) "
+                "SELECT r.value, v.rowid, h.field, h.old, h.new "
+                "FROM history AS h JOIN json_each(coalesce(h.ids, json_array(h.data_row_id))) AS r "
+                "LEFT JOIN verdicts AS v ON v.data_row_id = r.value "
                 "WHERE h.changeset = ? AND (CASE h.field WHEN 'verdict' THEN v.verdict "
-                "WHEN 'selected' THEN v.selected WHEN 'tags' THEN v.tags WHEN 'note' THEN v.note END) "
-                "IS h.new ORDER BY h.id",
-                (changeset, self.reviewer, now, target),
+                "WHEN 'selected' THEN v.selected WHEN 'tags' THEN v.tags WHEN 'note' THEN v.note END) IS h.new",
+                (target,),
             )
-            return self._apply(changeset, now)
+            reverted = self._apply_changed(changeset, now, whole)
+            if whole is not None and reverted == whole[1]:
+                text = whole[0]
+            else:
+                text = self._conn.execute("SELECT json_group_array(id) FROM temp.changed").fetchone()[0]
+            self._conn.execute("DELETE FROM temp.changed")
+            return _unique_sorted(json.loads(text))
 
         return self._write(tx)
 
@@ -514,21 +640,26 @@ class ReviewStore:
         frame = pd.DataFrame(rows, columns=columns, dtype=object)
         frame["selected"] = frame["selected"].astype("int64").astype(bool)
         frame["tags"] = pd.Series(
-            [[] if t == "[]" else json.loads(t) for t in frame["tags"]], index=frame.index, dtype=object
+            [[] if r[3] == "[]" else json.loads(r[3]) for r in rows], index=frame.index, dtype=object
         )
         frame["updated_at"] = frame["updated_at"].astype("float64")
         return frame
 
     def history(self, data_row_id: str) -> list[dict[str, Any]]:
         """Every change to a row, oldest first: id, changeset, kind ('set'|'undo'), field, old, new, reviewer, at."""
+        rid = str(data_row_id)
+        # entries naming the row (index), then entries listing several rows (few, scanned)
         rows = self._read(
-            "SELECT h.id, h.changeset, c.kind, h.data_row_id, h.field, h.old, h.new, h.reviewer, h.at "
-            "FROM history AS h JOIN changesets AS c ON c.id = h.changeset "
-            "WHERE h.data_row_id = ? ORDER BY h.id",
-            (str(data_row_id),),
+            "SELECT h.id, h.changeset, c.kind, h.field, h.old, h.new, c.reviewer, c.at "
+            "FROM history AS h JOIN changesets AS c ON c.id = h.changeset WHERE h.data_row_id = ?1 "
+            "UNION ALL SELECT h.id, h.changeset, c.kind, h.field, h.old, h.new, c.reviewer, c.at "
+            "FROM history AS h JOIN changesets AS c ON c.id = h.changeset WHERE h.data_row_id IS NULL "
+            "AND instr(h.ids, json_quote(?1)) AND EXISTS (SELECT 1 FROM json_each(h.ids) WHERE value = ?1) "
+            "ORDER BY 1",
+            (rid,),
         )
-        keys = ("id", "changeset", "kind", "data_row_id", "field", "old", "new", "reviewer", "at")
-        out = [dict(zip(keys, r)) for r in rows]
+        keys = ("id", "changeset", "kind", "field", "old", "new", "reviewer", "at")
+        out = [{"data_row_id": rid, **dict(zip(keys, r))} for r in rows]
         for entry in out:
             entry["old"] = _decode(entry["field"], entry["old"])
             entry["new"] = _decode(entry["field"], entry["new"])
@@ -541,6 +672,82 @@ class ReviewStore:
             "coalesce(sum(verdict = 'skip'), 0), coalesce(sum(selected), 0) FROM verdicts"
         )[0]
         return dict(zip(("reviewed", "error", "ok", "skip", "selected"), (int(v) for v in row)))
+
+
+def _unique_sorted(items: list[str]) -> list[str]:
+    """``items`` sorted (in place) without duplicates."""
+    items.sort()
+    if any(map(operator.eq, items, islice(items, 1, None))):
+        items = list(dict.fromkeys(items))
+    return items
+
+
+def _sorted_ids(ids: Iterable[Any]) -> tuple[str, int, str]:
+    """Distinct ``ids`` (str, or anything made one with str()) as a sorted JSON array of
+    strings, how many, and a JSON array of ~32 of them. A lone str or bytes is one id.
+
+    Sorted ids walk the verdicts b-tree in order: ~3x faster than random order at 1M rows.
+    """
+    if hasattr(ids, "tolist"):  # numpy array, pandas Series
+        ids = ids.tolist()
+    if isinstance(ids, (str, bytes)):
+        ids = [str(ids)]
+    items = ids if isinstance(ids, list) else list(ids)
+    try:
+        return _sorted_strings(items)
+    except TypeError:  # not all str
+        return _sorted_strings([str(i) for i in items])
+
+
+def _sorted_strings(items: list[str]) -> tuple[str, int, str]:
+    fixed = _sorted_fixed_width(items) if len(items) >= _NUMPY_SORT_MIN else None
+    if fixed is not None:
+        return fixed
+    unique = _unique_sorted(list(items))
+    text = _json_array(unique)
+    if "\\u0000" in text:  # (how JSON writes NUL, which SQLite would cut the id at)
+        bad = next((i for i in unique if "\x00" in i), None)
+        if bad is not None:
+            raise ReviewError(f"row id {bad!r} contains a NUL character, which SQLite cannot store; nothing was saved")
+    return text, len(unique), _json_array(unique[:: max(1, len(unique) // 32)])
+
+
+def _sorted_fixed_width(items: list[str]) -> tuple[str, int, str] | None:
+    """:func:`_sorted_ids` with numpy for ids all of one length in printable ASCII without
+    quotes or backslashes (uuids, Labelbox cuids, zero-padded numbers): 3-4x faster than
+    sorting str objects. None for other ids."""
+    import numpy as np
+
+    n, width = len(items), len(items[0])
+    joined = '"'.join(items) + '"'
+    if not (
+        width
+        and len(joined) == n * (width + 1)
+        and joined.isascii()
+        and joined.count('"') == n
+        and "\\" not in joined
+        and joined.isprintable()  # (also: no NUL, which json_each would cut the string at)
+    ):
+        return None
+    cells = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width + 1)
+    if not (cells[:, width] == ord('"')).all():  # then each id is exactly `width` long
+        return None
+    keys = np.sort(cells.view(f"S{width + 1}").ravel())  # bytewise, as SQLite's BINARY collation
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    n = len(keys)
+    out = np.empty((n, width + 3), dtype=np.uint8)  # id","
+    out[:, : width + 1] = keys.view(np.uint8).reshape(n, width + 1)
+    out[:, width + 1 :] = np.frombuffer(b',"', dtype=np.uint8)
+    sample = [k[:width].decode("ascii") for k in keys[:: max(1, n // 32)].tolist()]
+    return '["' + out.tobytes()[:-2].decode("ascii") + "]", n, _json_array(sample)
+
+
+def _json_array(items: list[str]) -> str:
+    """A JSON array of strings, written as SQLite writes JSON; joined directly when nothing needs escaping."""
+    text = '["' + '","'.join(items) + '"]'
+    if text.count('"') == 2 * len(items) and "\\" not in text and text.isprintable():
+        return text
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
 
 
 def _decode(field: str, value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sqlite3
@@ -11,8 +12,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labeltui import review
 from labeltui.errors import LoadError
@@ -167,6 +171,195 @@ def test_reviewer_defaults(tmp_path, monkeypatch):
     assert review.default_reviewer() == "unknown"
 
 
+# ------------------------------------------------------------- bulk changes
+def _entries(store: ReviewStore, changeset: int) -> list[tuple]:
+    """The stored history entries of a change-set: (field, old, new, row or None, ids or None)."""
+    return store._conn.execute(
+        "SELECT field, old, new, data_row_id, json(ids) FROM history WHERE changeset = ? ORDER BY id", (changeset,)
+    ).fetchall()
+
+
+def test_bulk_verdict_records_every_previous_state_and_undo_restores_it(store):
+    store.set_verdict(["a"], "error")
+    store.set_verdict(["b"], "ok")
+    store.set_verdict(["c"], "skip")
+    store.set_verdict(["d"], "ok")
+    store.set_verdict(["d"], None)  # d has a verdicts row without a verdict
+    store.set_selected(["e"], True)  # e too, and it is selected
+    ids = ["f", "e", "d", "c", "b", "a", "f"]  # any order, duplicates allowed
+    store.set_verdict(ids, "error")
+    changeset = store.history("f")[-1]["changeset"]
+    assert {store.history(i)[-1]["changeset"] for i in "bcdef"} == {changeset}
+    assert store.history("a")[-1]["changeset"] != changeset  # unchanged: no history
+    assert [(h["old"], h["new"], h["kind"]) for h in (store.history(i)[-1] for i in "bcdef")] == [
+        ("ok", "error", "set"),
+        ("skip", "error", "set"),
+        (None, "error", "set"),
+        (None, "error", "set"),
+        (None, "error", "set"),
+    ]
+    # one entry per previous value, not one per row
+    assert sorted(_entries(store, changeset), key=str) == sorted(
+        [
+            ("verdict", None, "error", None, '["d","e","f"]'),
+            ("verdict", "ok", "error", "b", None),
+            ("verdict", "skip", "error", "c", None),
+        ],
+        key=str,
+    )
+    assert store.counts() == {"reviewed": 6, "error": 6, "ok": 0, "skip": 0, "selected": 1}
+
+    assert store.undo() == ["b", "c", "d", "e", "f"]
+    assert {i: store.get(i)["verdict"] for i in "abcdef"} == {
+        "a": "error", "b": "ok", "c": "skip", "d": None, "e": None, "f": None
+    }
+    assert store.get("e")["selected"] is True and store.get("f") is not None  # as the per-row store left it
+    undo_entry = store.history("e")[-1]
+    assert (undo_entry["kind"], undo_entry["old"], undo_entry["new"]) == ("undo", "error", None)
+    assert store.undo() == ["e"]  # the selection
+
+
+def test_bulk_undo_leaves_rows_changed_since_alone(tmp_path):
+    path = tmp_path / "u.sqlite"
+    ids = [f"row-{i:05d}" for i in range(3000)]
+    with ReviewStore.open(path, run_name="r", reviewer="alice") as a, ReviewStore.open(
+        path, run_name="r", reviewer="bob"
+    ) as b:
+        a.set_verdict(ids[:1000], "ok")
+        a.set_verdict(ids, "error")
+        b.set_verdict(ids[10:20], "skip")
+        b.set_note(ids[0], "looked at it")  # another field: the verdict still reverts
+        reverted = a.undo()
+        assert reverted == ids[:10] + ids[20:]
+        frame = a.verdicts().set_index("data_row_id")
+        assert (frame.loc[ids[:10], "verdict"] == "ok").all() and (frame.loc[ids[20:1000], "verdict"] == "ok").all()
+        assert (frame.loc[ids[10:20], "verdict"] == "skip").all()
+        assert frame.loc[ids[1000:], "verdict"].isna().all()
+        assert frame.at[ids[0], "note"] == "looked at it"
+        assert a.undo() == ids[:10] + ids[20:1000]  # bob's rows stay his
+        assert a.counts() == {"reviewed": 10, "error": 0, "ok": 0, "skip": 10, "selected": 0}
+
+
+def test_bulk_mark_of_new_rows_among_one_old_row(store):
+    """Fresh rows are inserted directly; one existing row (missed by the sample the store
+    probes) still gets its own previous value recorded and restored."""
+    ids = [f"r-{i:05d}" for i in range(5001)]
+    store.set_verdict([ids[1]], "ok")
+    store.set_verdict(ids, "error")
+    changeset = store.history(ids[0])[-1]["changeset"]
+    entries = _entries(store, changeset)
+    assert len(entries) == 2
+    assert ("verdict", "ok", "error", ids[1], None) in entries
+    fresh = next(e for e in entries if e[1] is None)
+    assert json.loads(fresh[4]) == ids[:1] + ids[2:]
+    assert store.counts()["error"] == 5001
+    assert store.undo() == ids
+    assert store.get(ids[1])["verdict"] == "ok" and store.counts()["reviewed"] == 1
+
+
+def test_clearing_in_bulk_touches_only_rows_with_a_verdict(store):
+    store.set_verdict(["a", "b"], "error")
+    store.set_verdict(["a", "b", "new-1", "new-2"], None)
+    assert store.get("new-1") is None and store.get("new-2") is None
+    assert store.counts()["reviewed"] == 0
+    store.set_verdict(["a", "b", "new-1"], None)  # nothing changes: no change-set
+    assert store.undo() == ["a", "b"]
+    assert store.get("a")["verdict"] == "error"
+
+
+def test_bulk_selection_and_its_undo(store):
+    store.set_selected(["b"], True)
+    store.set_selected(["a", "b", "c"], True)
+    assert store.counts()["selected"] == 3
+    assert store.undo() == ["a", "c"]
+    assert [store.get(i)["selected"] for i in "abc"] == [False, True, False]
+    store.set_selected(["a", "b", "c"], False)  # only b changes
+    assert store.undo() == ["b"] and store.get("b")["selected"] is True
+
+
+def test_ids_of_any_kind_and_spelling(store):
+    odd = ['quote"d', "back\\slash", "tab\there", "new\nline", "ünïcödé", "emoji 🙂", "", " spaced "]
+    store.set_verdict(odd + odd, "error")
+    assert sorted(store.verdicts()["data_row_id"]) == sorted(odd)
+    for rid in odd:
+        assert store.history(rid)[-1]["new"] == "error"
+    with pytest.raises(ReviewError, match="NUL character"):
+        store.set_verdict(["fine", "nul\x00inside"], "ok")
+    assert store.get("fine") is None
+    store.set_verdict(np.array([3, 1, 2, 3]), "ok")  # numpy array of ints -> "1", "2", "3"
+    store.set_verdict((f"g{i}" for i in range(3)), "skip")  # any iterable
+    frame = store.verdicts().set_index("data_row_id")
+    assert frame.loc[["1", "2", "3"], "verdict"].tolist() == ["ok"] * 3
+    assert frame.loc[["g0", "g1", "g2"], "verdict"].tolist() == ["skip"] * 3
+    assert sorted(store.undo()) == ["g0", "g1", "g2"]
+    assert store.undo() == ["1", "2", "3"]
+    assert store.undo() == sorted(odd)
+    assert store.counts()["reviewed"] == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=6), max_size=40), st.booleans())
+def test_sorted_ids_match_python_and_sqlite(ids, fixed_width):
+    """Both sorters (Python, and numpy for fixed-width ASCII ids) give the distinct ids,
+    sorted as SQLite sorts them, as JSON that SQLite reads back to the same strings."""
+    if fixed_width:
+        ids = [(i.encode("ascii", "replace").decode()[:4] + "____")[:4] for i in ids]
+    expected = sorted(set(ids))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(review, "_NUMPY_SORT_MIN", 1)
+        if any("\x00" in i for i in expected):  # SQLite would cut the id at the NUL
+            with pytest.raises(ReviewError, match="NUL character"):
+                review._sorted_ids(ids)
+            return
+        text, n, sample = review._sorted_ids(ids)
+    assert json.loads(text) == expected and n == len(expected)
+    assert set(json.loads(sample)) <= set(expected) and (not expected or json.loads(sample)[0] == expected[0])
+    conn = sqlite3.connect(":memory:")
+    assert [r[0] for r in conn.execute("SELECT value FROM json_each(?)", (text,))] == expected
+    assert [r[0] for r in conn.execute("SELECT value FROM json_each(?) ORDER BY value", (text,))] == expected
+
+
+def test_fixed_width_ids_sorted_with_numpy(store):
+    rng = random.Random(5)
+    ids = ["c" + "".join(rng.choices("0123456789abcdefghijklmnopqrstuvwxyz", k=24)) for _ in range(12_000)]
+    text, n, _ = review._sorted_ids(ids + ids[:500])
+    assert json.loads(text) == sorted(set(ids)) and n == 12_000
+    assert review._sorted_fixed_width(ids[:-1] + ["short"]) is None  # one id of another length
+    assert review._sorted_fixed_width(ids[:-1] + ['c"' + ids[-1][2:]]) is None  # one that needs escaping
+    store.set_verdict(np.array(ids), "error")
+    assert store.verdicts()["data_row_id"].tolist() == sorted(ids)
+    assert store.undo() == sorted(ids)
+
+
+def test_history_of_a_row_mixes_single_and_bulk_entries_in_order(store):
+    store.set_verdict(["x"], "ok")
+    store.set_verdict(["w", "x", "y"], "error")
+    store.set_note("x", "n")
+    store.set_selected(["x", "z"], True)
+    store.undo()
+    hist = [(h["kind"], h["field"], h["old"], h["new"]) for h in store.history("x")]
+    assert hist == [
+        ("set", "verdict", None, "ok"),
+        ("set", "verdict", "ok", "error"),
+        ("set", "note", "", "n"),
+        ("set", "selected", False, True),
+        ("undo", "selected", True, False),
+    ]
+    assert [h["id"] for h in store.history("x")] == sorted(h["id"] for h in store.history("x"))
+    assert store.history("nobody") == [] and store.history("x\"") == []
+
+
+def test_bulk_marks_write_a_handful_of_history_rows(store):
+    """History does not grow per row: a 20k-row mark is one change-set of one entry."""
+    ids = [f"img_{i}" for i in range(20_000)]
+    store.set_verdict(ids, "error")
+    store.set_verdict(ids[::2], "ok")
+    store.set_verdict(ids, "skip")
+    assert store._conn.execute("SELECT count(*) FROM history").fetchone()[0] == 4
+    assert store.undo() == sorted(ids)
+    assert store.counts() == {"reviewed": 20_000, "error": 10_000, "ok": 10_000, "skip": 0, "selected": 0}
+
+
 # ------------------------------------------------------------- durability
 def _read_reported(proc: subprocess.Popen) -> list[tuple[str, str]]:
     out = proc.communicate()[0]
@@ -249,6 +442,105 @@ def test_two_processes_write_concurrently_without_lost_updates(tmp_path):
         assert {h["new"] for h in notes} == {f"{who}-{i}" for who in ("alice", "bob") for i in range(n)}
 
 
+# usage: STORE N ROUNDS PAUSE. Marks rows w-0..w-N ROUNDS times (with one id: ROUNDS rows
+# one by one), pausing PAUSE seconds after each change, and prints what it saved.
+MIXED_WRITER = """
+import sys, time
+from labeltui.review import VERDICTS, ReviewStore
+path, n, rounds, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+with ReviewStore.open(path, run_name="helper") as store:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for k in range(rounds):
+        ids = [f"w-{i}" for i in range(n)] if n > 1 else [f"w-{k}"]
+        store.set_verdict(ids, VERDICTS[k % 3])
+        print(ids[0] if n == 1 else k, VERDICTS[k % 3], flush=True)
+        time.sleep(pause)
+"""
+
+
+def test_bulk_and_single_writers_in_two_processes_lose_no_update(tmp_path):
+    """One process marks 5000 rows again and again while another marks some of them one by
+    one: every row ends with the value of the last change-set that touched it."""
+    path = tmp_path / "mixed.sqlite"
+    n, rounds, singles = 5000, 10, 100
+    procs = {
+        who: subprocess.Popen(
+            [sys.executable, "-c", MIXED_WRITER, str(path), *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(who),
+        )
+        for who, args in (("bulk", (str(n), str(rounds), "0.02")), ("single", ("1", str(singles), "0.003")))
+    }
+    for proc in procs.values():
+        assert proc.stdout.readline() == "ready\n"
+    for proc in procs.values():
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outs = {}
+    for who, proc in procs.items():
+        outs[who], err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "locked" not in err, err
+    assert len(outs["bulk"].splitlines()) == rounds and len(outs["single"].splitlines()) == singles
+    rng = random.Random(3)
+    checked = [f"w-{i}" for i in range(singles)] + [f"w-{i}" for i in rng.sample(range(singles, n), 100)]
+    with ReviewStore.open(path, run_name="helper", reviewer="check") as s:
+        frame = s.verdicts().set_index("data_row_id")
+        assert len(frame) == n and frame["verdict"].notna().all()
+        for row in checked:
+            chain = [h for h in s.history(row) if h["field"] == "verdict"]
+            assert (frame.at[row, "verdict"], frame.at[row, "reviewer"]) == (chain[-1]["new"], chain[-1]["reviewer"])
+            assert all(a["new"] == b["old"] for a, b in zip(chain, chain[1:]))  # an unbroken chain
+        own = 0
+        for line in outs["single"].splitlines():  # each saved verdict is in the row's chain
+            row, verdict = line.split()
+            chain = [h for h in s.history(row) if h["field"] == "verdict"]
+            assert any(h["new"] == verdict for h in chain), row
+            own += any(h["reviewer"] == "single" and h["new"] == verdict for h in chain)
+        assert own >= singles // 2  # (the others found the row holding that verdict already)
+        kinds = [r[0] for r in s._conn.execute("SELECT reviewer FROM changesets ORDER BY id")]
+        assert sum(a != b for a, b in zip(kinds, kinds[1:])) >= 2, kinds  # the writers did interleave
+        untouched = frame.loc[[f"w-{i}" for i in range(singles, n)], "verdict"]
+        assert (untouched == review.VERDICTS[(rounds - 1) % 3]).all()
+
+
+KILLED_BULK = """
+import sys
+from labeltui.review import ReviewStore
+path, n = sys.argv[1], int(sys.argv[2])
+with ReviewStore.open(path, run_name="helper", reviewer="bulk") as store:
+    store.set_verdict(["before"], "ok")
+    print("start", flush=True)
+    store.set_verdict([f"k-{i}" for i in range(n)], "error")
+    print("done", flush=True)
+"""
+
+
+def test_sigkill_during_a_bulk_verdict_leaves_all_or_nothing(tmp_path):
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    n = 200_000
+    outcomes = []
+    for attempt in range(3):
+        path = tmp_path / f"bulk{attempt}.sqlite"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_BULK, str(path), str(n)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env_for("bulk"),
+        )
+        assert proc.stdout.readline() == "start\n"
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.kill()
+        done = "done" in proc.communicate()[0]
+        with ReviewStore.open(path, run_name="helper", reviewer="bulk") as s:
+            errors = s.counts()["error"]
+            assert errors in (0, n), f"a partial bulk change survived: {errors} rows (seed {seed})"
+            assert errors == n or not done, f"a reported bulk change was lost (seed {seed})"
+            if errors:
+                assert len(s.undo()) == n and s.counts()["error"] == 0
+            assert s.get("before")["verdict"] == "ok"
+        outcomes.append(errors)
+    assert len(outcomes) == 3
+
+
 def test_busy_writer_waits_then_succeeds_or_reports_clearly(tmp_path):
     path = tmp_path / "busy.sqlite"
     with ReviewStore.open(path, run_name="r", reviewer="alice", lock_timeout=0.3) as s:
@@ -269,9 +561,12 @@ def test_disk_full_is_a_clear_error_and_keeps_earlier_verdicts(store):
     pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
     store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now reports SQLITE_FULL
     with pytest.raises(ReviewError, match="disk is full"):
-        store.set_verdict([f"row-{i}" for i in range(5000)], "ok")
+        store.set_verdict(["keep"] + [f"row-{i}" for i in range(5000)], "ok")
     assert store.get("keep")["verdict"] == "error"
     assert store.get("row-1") is None
+    store._conn.execute("PRAGMA max_page_count = 1073741823")  # space again: the store works on
+    store.set_verdict(["keep", "row-1"], "skip")
+    assert store.undo() == ["keep", "row-1"] and store.get("keep")["verdict"] == "error"
 
 
 # -------------------------------------------------------------- bad files
@@ -359,6 +654,7 @@ def test_read_only_folder_opens_read_only(tmp_path, monkeypatch):
     with ReviewStore.open(path, run_name="r", reviewer="bob") as s:
         assert s.read_only and "not writable" in s.read_only_reason
         assert s.get("a")["verdict"] == "error" and s.load_state("cursor") == 4
+        assert [h["new"] for h in s.history("a")] == ["error"]
         for write in (
             lambda: s.set_verdict(["a"], "ok"),
             lambda: s.set_selected(["a"], True),
@@ -374,7 +670,7 @@ def test_read_only_folder_opens_read_only(tmp_path, monkeypatch):
 def test_read_only_folder_without_a_store_gives_an_empty_read_only_store(tmp_path, monkeypatch):
     _deny_writes_in(monkeypatch, tmp_path)
     with ReviewStore.open(tmp_path / "none.sqlite", run_name="r", reviewer="bob") as s:
-        assert s.read_only and s.counts()["reviewed"] == 0
+        assert s.read_only and s.counts()["reviewed"] == 0 and s.history("a") == []
         with pytest.raises(ReviewError, match="read-only"):
             s.set_verdict(["a"], "ok")
     assert not (tmp_path / "none.sqlite").exists()
@@ -387,31 +683,89 @@ def test_empty_v0_file_is_migrated(tmp_path):
     with ReviewStore.open(path, run_name="r", reviewer="a") as s:
         s.set_verdict(["a"], "ok")
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(review.SCHEMA_VERSION),)
+    conn.close()
+
+
+def _write_v1_store(path: Path) -> None:
+    """A store as labeltui wrote it with schema v1: one history row per row and field."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    review._create_v1(conn)
+    conn.executemany(
+        "INSERT INTO meta VALUES (?, ?)", [("schema_version", "1"), ("run_name", "old-run"), ("created_by", "v1")]
+    )
+    conn.executemany(
+        "INSERT INTO changesets(id, kind, reviewer, at) VALUES (?, 'set', ?, ?)",
+        [(1, "alice", 1.0), (2, "alice", 2.0), (3, "bob", 3.0)],
+    )
+    conn.executemany(
+        "INSERT INTO history(changeset, data_row_id, field, old, new, reviewer, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "c", "verdict", None, "error", "alice", 1.0),
+            (1, "a", "verdict", None, "error", "alice", 1.0),
+            (1, "b", "verdict", None, "error", "alice", 1.0),
+            (2, "a", "verdict", "error", "ok", "alice", 2.0),
+            (3, "b", "note", "", "hmm", "bob", 3.0),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO verdicts(data_row_id, verdict, note, reviewer, updated_at) VALUES (?, ?, ?, ?, ?)",
+        [("a", "ok", "", "alice", 2.0), ("b", "error", "hmm", "bob", 3.0), ("c", "error", "", "alice", 1.0)],
+    )
+    conn.execute("INSERT INTO state VALUES ('cursor', '7')")
+    conn.close()
+
+
+def test_v1_store_with_per_row_history_is_migrated_and_undoable(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    _write_v1_store(path)
+    with ReviewStore.open(path, run_name="ignored", reviewer="alice") as s:
+        assert s.run_name == "old-run" and s.load_state("cursor") == 7
+        assert {i: s.get(i)["verdict"] for i in "abc"} == {"a": "ok", "b": "error", "c": "error"}
+        assert [(h["changeset"], h["kind"], h["old"], h["new"], h["reviewer"], h["at"]) for h in s.history("a")] == [
+            (1, "set", None, "error", "alice", 1.0),
+            (2, "set", "error", "ok", "alice", 2.0),
+        ]
+        assert [(h["field"], h["new"], h["reviewer"]) for h in s.history("b")] == [
+            ("verdict", "error", "alice"),
+            ("note", "hmm", "bob"),
+        ]
+        assert s.undo() == ["a"] and s.get("a")["verdict"] == "error"
+        assert s.undo() == ["a", "b", "c"]  # the old per-row change-set, reverted as one
+        assert s.counts()["reviewed"] == 0 and s.get("b")["note"] == "hmm"
+        s.set_verdict(["a", "d"], "skip")
+        assert s.undo() == ["a", "d"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(review.SCHEMA_VERSION),)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute("INSERT INTO verdicts(data_row_id, verdict) VALUES ('x', 'maybe')")
     conn.close()
 
 
 def test_migration_path_upgrades_and_keeps_data(tmp_path, monkeypatch):
-    path = tmp_path / "v1.sqlite"
+    path = tmp_path / "current.sqlite"
+    current = review.SCHEMA_VERSION
     with ReviewStore.open(path, run_name="r", reviewer="a") as s:
         s.set_verdict(["a"], "error")
 
-    def v1_to_v2(conn: sqlite3.Connection) -> None:
+    def to_next(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE verdicts ADD COLUMN severity INTEGER")
         conn.execute("UPDATE verdicts SET severity = 3 WHERE verdict = 'error'")
 
-    monkeypatch.setattr(review, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(review.MIGRATIONS, 1, v1_to_v2)
+    monkeypatch.setattr(review, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(review.MIGRATIONS, current, to_next)
     with ReviewStore.open(path, run_name="r", reviewer="a") as s:
         assert s.get("a")["verdict"] == "error"
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT severity FROM verdicts WHERE data_row_id='a'").fetchone() == (3,)
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(current + 1),)
     conn.close()
 
 
 def test_failed_migration_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):
-    path = tmp_path / "v1.sqlite"
+    path = tmp_path / "current.sqlite"
+    current = review.SCHEMA_VERSION
     with ReviewStore.open(path, run_name="r", reviewer="a") as s:
         s.set_verdict(["a"], "error")
 
@@ -419,14 +773,14 @@ def test_failed_migration_leaves_the_file_at_its_old_version(tmp_path, monkeypat
         conn.execute("ALTER TABLE verdicts ADD COLUMN severity INTEGER")
         conn.execute("UPDATE no_such_table SET x = 1")
 
-    monkeypatch.setattr(review, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(review.MIGRATIONS, 1, broken)
+    monkeypatch.setattr(review, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(review.MIGRATIONS, current, broken)
     with pytest.raises(ReviewError, match="no_such_table"):
         ReviewStore.open(path, run_name="r", reviewer="a")
     conn = sqlite3.connect(path)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(verdicts)")]
     assert "severity" not in columns
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(current),)
     assert conn.execute("SELECT verdict FROM verdicts").fetchall() == [("error",)]
     conn.close()
 
