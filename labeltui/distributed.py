@@ -89,7 +89,7 @@ def _finish_partition(
 
 def _client(scheduler: str | None, workers: int | None):
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError:
         raise LoadError("--engine dask needs Dask: pip install 'labeltui[dask]'") from None
     if scheduler:
@@ -97,10 +97,24 @@ def _client(scheduler: str | None, workers: int | None):
             return Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise LoadError(f"--scheduler {scheduler}: cannot connect ({exc}); check the address and that the scheduler runs") from None
-    n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
-    return Client(cluster)
+    return Client(local_cluster(workers or os.cpu_count() or 1))
+
+
+def local_cluster(workers: int):
+    """A LocalCluster of ``workers`` single-threaded processes for scoring.
+
+    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers by
+    default; with it glibc hands freed memory back at once and the matching's
+    large temporary arrays page-fault on every allocation (measured: prepare
+    2.3 s instead of 1.1 s per 60k images). Scoring frees everything at the
+    end of a partition anyway, so the workers here keep glibc's defaults.
+    """
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR)
 
 
 def score_on_dask(

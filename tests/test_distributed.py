@@ -14,7 +14,7 @@ import pytest
 from labeltui.cli import main
 from labeltui.config import load_config
 from labeltui.convert import convert
-from labeltui.distributed import partitions_of, score_on_dask
+from labeltui.distributed import local_cluster, partitions_of, score_on_dask
 from labeltui.engine import score as engine
 from labeltui.errors import LoadError
 from labeltui.load import load_run
@@ -95,11 +95,7 @@ def _read_dir(folder: Path, sub: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("dask.distributed")  # the test extra installs it
-    import logging
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as c:
+    with local_cluster(2) as c:
         yield c
 
 

@@ -17,7 +17,6 @@ against the ideal: ``time(dask-2) / (time(local) / 2) - 1``.
 from __future__ import annotations
 
 import argparse
-import logging
 import shutil
 import statistics
 import sys
@@ -32,7 +31,7 @@ from synth_coco import write_synthetic_coco  # noqa: E402
 
 from labeltui.config import load_config  # noqa: E402
 from labeltui.convert import convert  # noqa: E402
-from labeltui.distributed import score_on_dask  # noqa: E402
+from labeltui.distributed import local_cluster, score_on_dask  # noqa: E402
 from labeltui.score_output import score_locally  # noqa: E402
 
 
@@ -51,14 +50,11 @@ def main() -> None:
         config = load_config(work / "shards" / "run.yaml")
         print(f"input: {args.images:,} images, parts of {args.rows_per_part:,} rows (prepared in {time.perf_counter() - t:.1f} s)")
 
-        from dask.distributed import LocalCluster
-
         times: dict[str, list[float]] = {"local": [], "dask-1": [], "dask-2": []}
         clusters = {}
         for n in (1, 2):
             t = time.perf_counter()
-            clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+            clusters[n] = local_cluster(n)
             print(f"LocalCluster with {n} worker(s) started in {time.perf_counter() - t:.1f} s (not counted)")
         for _ in range(args.repeat):
             out = work / "out"
