@@ -261,7 +261,8 @@ class ReviewStore:
         reason = _read_only_reason(path)
         if reason is None:
             try:
-                conn, stored_run = cls._open_rw(path, run_name, lock_timeout)
+                # several processes opening a new store race to set it up: wait for the lock as writes do
+                conn, stored_run = _retry(lambda: cls._open_rw(path, run_name, lock_timeout), path, lock_timeout)
             except sqlite3.Error as err:
                 if not _errname(err).startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
                     raise _write_error(err, path, "opening") from err

@@ -789,3 +789,21 @@ def test_store_settings_are_durable_wal_full(store):
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert isinstance(store.verdicts(), pd.DataFrame)
+
+
+def test_processes_opening_a_new_store_together_all_get_in(tmp_path):
+    """Setting up a new file (WAL mode, schema) takes a lock: late openers wait for it
+    (without the wait about one new store in 25 failed to open for one of 4 processes)."""
+    for attempt in range(4):
+        path = tmp_path / f"fresh-{attempt}.sqlite"
+        procs = [
+            subprocess.Popen([sys.executable, str(WRITER), str(path), f"p{k}", "3"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env_for(f"opener{k}"))
+            for k in range(8)
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert out.splitlines()[0] == "ready" and len(out.splitlines()) == 4
+        with ReviewStore.open(path, run_name="helper") as store:
+            assert len(store.verdicts()) == 24
