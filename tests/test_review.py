@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from labeltui import review
 from labeltui.errors import LoadError
 from labeltui.review import ReviewError, ReviewStore
+from tests.helpers.read_only import deny_writes_in
 
 REPO = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).resolve().parent / "helpers" / "verdict_writer.py"
@@ -632,25 +633,13 @@ def test_foreign_sqlite_file_and_newer_schema_are_refused_untouched(tmp_path):
     assert newer.read_bytes() == before
 
 
-def _deny_writes_in(monkeypatch, folder: Path) -> None:
-    """Make os.access report ``folder`` and its files as not writable (as a read-only mount would)."""
-    real_access = os.access
-
-    def access(path, mode, *args, **kwargs):
-        if mode & os.W_OK and Path(path).resolve().is_relative_to(folder.resolve()):
-            return False
-        return real_access(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(review.os, "access", access)
-
-
 def test_read_only_folder_opens_read_only(tmp_path, monkeypatch):
     path = tmp_path / "run.sqlite"
     with ReviewStore.open(path, run_name="r", reviewer="alice") as s:
         s.set_verdict(["a"], "error")
         s.save_state("cursor", 4)
     before = path.read_bytes()
-    _deny_writes_in(monkeypatch, tmp_path)
+    deny_writes_in(monkeypatch, tmp_path)
     with ReviewStore.open(path, run_name="r", reviewer="bob") as s:
         assert s.read_only and "not writable" in s.read_only_reason
         assert s.get("a")["verdict"] == "error" and s.load_state("cursor") == 4
@@ -668,7 +657,7 @@ def test_read_only_folder_opens_read_only(tmp_path, monkeypatch):
 
 
 def test_read_only_folder_without_a_store_gives_an_empty_read_only_store(tmp_path, monkeypatch):
-    _deny_writes_in(monkeypatch, tmp_path)
+    deny_writes_in(monkeypatch, tmp_path)
     with ReviewStore.open(tmp_path / "none.sqlite", run_name="r", reviewer="bob") as s:
         assert s.read_only and s.counts()["reviewed"] == 0 and s.history("a") == []
         with pytest.raises(ReviewError, match="read-only"):

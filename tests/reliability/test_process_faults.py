@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from labeltui import review
 from labeltui.review import ReviewStore
 from labeltui.tui.screens.review import ReviewScreen
+from tests.helpers.read_only import deny_writes_in
 from tests.tui.conftest import DEMO, drive, make_app, settle  # noqa: F401  (make_app is a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,18 +207,6 @@ def test_sigkill_keeps_every_verdict_the_screen_acknowledged(tmp_path):
         assert s.counts()["selected"] == 1
 
 
-def _deny_writes_in(monkeypatch, folder: Path) -> None:
-    """os.access reports ``folder`` and its files as not writable, as on a read-only mount."""
-    real_access = os.access
-
-    def access(path, mode, *args, **kwargs):
-        if mode & os.W_OK and Path(path).resolve().is_relative_to(folder.resolve()):
-            return False
-        return real_access(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(review.os, "access", access)
-
-
 def test_store_on_a_read_only_location_opens_read_only_and_says_why(make_app, tmp_path, monkeypatch):
     folder = tmp_path / "readonly"
     store = folder / "review.sqlite"
@@ -228,7 +216,7 @@ def test_store_on_a_read_only_location_opens_read_only_and_says_why(make_app, tm
     with ReviewStore.open(store, run_name=config.name, reviewer="bob") as s:
         s.set_verdict([reviewed], "error")
     before = store.read_bytes()
-    _deny_writes_in(monkeypatch, folder)
+    deny_writes_in(monkeypatch, folder)
 
     async def script(pilot, screen: ReviewScreen):
         session = screen.session
