@@ -17,7 +17,8 @@ the same measure as bench_tui's "move" figures. Pilot's idle waits and the
 dwell cost no CPU; Pilot's own dispatch overhead is included; worker threads
 (preview decode, store writes of bulk changes) are not. At the end: RSS
 growth, the drift of the median from the first to the last window, and the
-store checked against an independent model of the verdicts the keys made.
+store checked against an independent model of the verdicts the keys made
+(that check also runs after every 1,000 keys: the "agree" column).
 """
 
 from __future__ import annotations
@@ -97,6 +98,23 @@ class Model:
             self.selected.discard(pos)
 
 
+def compare(session, model: Model) -> tuple[dict, dict, dict, set, set]:
+    """Verdicts in the store, the model and the app's memory, and the selection in the store and the model."""
+    store = session.store.verdicts()
+    in_store = store[store["verdict"].notna()]
+    stored = dict(zip(in_store["data_row_id"].astype(str), in_store["verdict"]))
+    expected = {str(session.ids[p]): v for p, v in model.verdict.items()}
+    sel_store = set(store.loc[store["selected"], "data_row_id"].astype(str))
+    sel_expected = {str(session.ids[p]) for p in model.selected}
+    memory = {str(session.ids[p]): v for p in np.flatnonzero(session.verdict >= 0) if (v := session.verdict_of(int(p)))}
+    return stored, expected, memory, sel_store, sel_expected
+
+
+def agrees(stored: dict, expected: dict, memory: dict, sel_store: set, sel_expected: set) -> bool:
+    """Store, model and app hold the same verdicts, and store and model the same selection."""
+    return stored == expected == memory and sel_store == sel_expected
+
+
 def script(n: int, seed: int) -> list[str]:
     """``n`` keys drawn from MIX (a filter, typed after ``/``, counts as one entry)."""
     rng = np.random.default_rng(seed)
@@ -122,7 +140,7 @@ async def soak(config, scored, n_keys: int, seed: int) -> None:
         session = screen.session
         start_rss = rss_mb()
         print(f"start: RSS {start_rss:,.1f} MiB, {len(session.view):,} rows shown")
-        print(f"{'keys':>7} {'RSS MiB':>9} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'wall ms/key':>12} {'shown':>10} {'verdicts':>9}")
+        print(f"{'keys':>7} {'RSS MiB':>9} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'wall ms/key':>12} {'shown':>10} {'verdicts':>9} {'agree':>6}")
         cpu: list[float] = []
         windows: list[float] = []
         wall_start = time.perf_counter()
@@ -167,21 +185,17 @@ async def soak(config, scored, n_keys: int, seed: int) -> None:
                 window = cpu[-((done - 1) % WINDOW + 1) :]  # the keys since the last report
                 windows.append(statistics.median(window))
                 wall = (time.perf_counter() - wall_start) * 1000 / done
+                await app.workers.wait_for_complete()
+                agree = "yes" if agrees(*compare(session, model)) else "NO"
                 print(
                     f"{done:>7,} {rss_mb():>9,.1f} {windows[-1]:>10.2f} {np.percentile(window, 95):>8.2f} "
-                    f"{max(window):>8.1f} {wall:>12.1f} {len(session.view):>10,} {len(model.verdict):>9,}",
+                    f"{max(window):>8.1f} {wall:>12.1f} {len(session.view):>10,} {len(model.verdict):>9,} {agree:>6}",
                     flush=True,
                 )
         await pilot.pause(0.3)
         await app.workers.wait_for_complete()
         end_rss = rss_mb()
-        store = session.store.verdicts()
-        in_store = store[store["verdict"].notna()]
-        stored = dict(zip(in_store["data_row_id"].astype(str), in_store["verdict"]))
-        expected = {str(session.ids[p]): v for p, v in model.verdict.items()}
-        sel_store = set(store.loc[store["selected"], "data_row_id"].astype(str))
-        sel_expected = {str(session.ids[p]) for p in model.selected}
-        memory = {str(session.ids[p]): v for p in np.flatnonzero(session.verdict >= 0) if (v := session.verdict_of(int(p)))}
+        stored, expected, memory, sel_store, sel_expected = compare(session, model)
 
     print(f"\nsoak: {done:,} keys on {len(session.scores):,} rows, {SIZE[0]}x{SIZE[1]}, seed {seed}")
     print("  cost per key: UI-thread CPU from the key's dispatch to the next key (handlers, timers, frames)")
@@ -200,7 +214,7 @@ async def soak(config, scored, n_keys: int, seed: int) -> None:
     print(f"  verdict keys - undos (upper bound)         {model.verdict_keys - model.undo_keys:12,}")
     print(f"  rows with a verdict: model / store / app   {len(expected):12,} / {len(stored):,} / {len(memory):,}")
     print(f"  selected rows: model / store               {len(sel_expected):12,} / {len(sel_store):,}")
-    same = stored == expected == memory and sel_store == sel_expected
+    same = agrees(stored, expected, memory, sel_store, sel_expected)
     print(f"  store == model == app (every row)          {'yes' if same else 'NO':>12}")
     if not same:
         for name, a, b in (("store vs model", stored, expected), ("app vs model", memory, expected)):

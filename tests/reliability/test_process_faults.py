@@ -7,86 +7,21 @@ screen showed, and a clean stop must leave the terminal as it found it.
 
 from __future__ import annotations
 
-import itertools
 import os
-import shlex
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from labeltui.review import ReviewStore
 from labeltui.tui.screens.review import ReviewScreen
 from tests.helpers.read_only import deny_writes_in
+from tests.helpers.tmux import RESTORED, Pane
 from tests.tui.conftest import DEMO, drive, make_app, settle  # noqa: F401  (make_app is a fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
-_SOCKETS = itertools.count()
-# terminal modes as the shell had them: main screen, cursor shown, no mouse reporting
-RESTORED = {"alternate_on": "0", "cursor_flag": "1", "mouse_any_flag": "0", "mouse_button_flag": "0", "mouse_sgr_flag": "0"}
 _NO_STORE = shutil.ignore_patterns("labeltui-review.sqlite*")  # a store someone left in the demo folder
-
-
-class Pane:
-    """``labeltui open config`` in a detached 80x24 tmux session of its own server."""
-
-    def __init__(self, folder: Path, config: Path, *options: str) -> None:
-        self.socket = f"labeltui-test-{os.getpid()}-{next(_SOCKETS)}"
-        self.rc = folder / "exit-status"
-        app = shlex.join([sys.executable, "-m", "labeltui.cli", "open", *options, str(config)])
-        # the pane outlives the app so its terminal modes can be inspected afterwards
-        command = f"{app}; echo $? > {shlex.quote(str(self.rc))}; sleep 600"
-        env = dict(os.environ, LABELTUI_REVIEWER="ana")
-        env.pop("NO_COLOR", None)
-        subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", "-c", str(ROOT), command],
-            check=True,
-            env=env,
-        )
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", *keys)
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} never appeared; the pane shows:\n{self.screen()}")
-
-    def app_pid(self) -> int:
-        shell = int(self.tmux("display", "-p", "#{pane_pid}").strip())
-        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
-        assert len(children) == 1, children
-        return int(children[0])
-
-    def exit_status(self, timeout: float = 15.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.rc.exists() and self.rc.read_text().strip():
-                return int(self.rc.read_text())
-            time.sleep(0.05)
-        raise AssertionError(f"the app did not exit; the pane shows:\n{self.screen()}")
-
-    def modes(self) -> dict[str, str]:
-        """Terminal modes the app may have changed: alternate screen, cursor, mouse reporting."""
-        names = ("alternate_on", "cursor_flag", "mouse_any_flag", "mouse_button_flag", "mouse_sgr_flag")
-        values = self.tmux("display", "-p", " ".join(f"#{{{n}}}" for n in names)).split()
-        return dict(zip(names, values))
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 def _demo(tmp_path: Path) -> tuple[Path, Path]:

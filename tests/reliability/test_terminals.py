@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import threading
+import time
 
 import pytest
-from rich.console import Console
-from textual import constants
 
 from labeltui.review import ReviewStore
 from labeltui.tui.screens.loading import LoadingScreen
 from labeltui.tui.screens.review import ReviewScreen
 from labeltui.tui.widgets import detail
-from tests.tui.conftest import drive, make_app, settle, wait_ready, widget_text  # noqa: F401  (make_app is a fixture)
+from tests.helpers.tmux import Pane
+from tests.tui.conftest import DEMO, drive, make_app, settle, wait_ready, widget_text  # noqa: F401  (make_app is a fixture)
 
 SIZES = [(40, 12), (80, 24), (120, 40), (200, 60), (300, 100)]
 TASKS = ["detection", "ner", "classification"]
@@ -34,11 +35,6 @@ def _assert_usable(screen: ReviewScreen) -> None:
     assert line.split()[1] == str(suspects.cursor + 1)
     if screen.app.size.width >= 80:
         assert str(session.ids[suspects.cursor_pos]) in line
-
-
-def _screen_bytes(app, console: Console) -> str:
-    """What the app writes for a full redraw of the current screen to ``console``."""
-    return app.screen._compositor.render_full_update().render_segments(console)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -120,47 +116,59 @@ def test_resizing_while_a_preview_decodes(make_app, monkeypatch):
     asyncio.run(main())
 
 
-def _colors(ansi: str) -> list[tuple[int, int, int]]:
-    """Every 24-bit foreground and background color set in ``ansi``."""
-    found = []
+def _sgr_colors(ansi: str) -> tuple[list[tuple[int, int, int]], list[int], list[int]]:
+    """The colors ``ansi`` sets: 24-bit (r, g, b), 256-color indices and 16-color codes (30-37, 40-47, 90-97, 100-107)."""
+    rgb, indexed, basic = [], [], []
     for params in SGR.findall(ansi):
-        codes = params.split(";")
-        for i, code in enumerate(codes[:-4]):
-            if code in ("38", "48") and codes[i + 1] == "2":
-                found.append(tuple(int(c) for c in codes[i + 2 : i + 5]))
-    return found
+        codes = [int(c) for c in params.split(";") if c]
+        i = 0
+        while i < len(codes):
+            code = codes[i]
+            if code in (38, 48, 58) and i + 1 < len(codes) and codes[i + 1] == 2:
+                rgb.append(tuple(codes[i + 2 : i + 5]))
+                i += 5
+                continue
+            if code in (38, 48, 58) and i + 1 < len(codes) and codes[i + 1] == 5:
+                indexed.append(codes[i + 2])
+                i += 3
+                continue
+            if 30 <= code <= 37 or 40 <= code <= 47 or 90 <= code <= 97 or 100 <= code <= 107:
+                basic.append(code)
+            i += 1
+    return rgb, indexed, basic
 
 
-def test_no_color_renders_grey_with_verdict_glyphs(make_app, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app("detection")
+def _recorded_session(tmp_path, env: dict[str, str | None]) -> tuple[str, str]:
+    """The real app on the detection demo in tmux at 120x30 with ``env``: one verdict, then
+    (every byte it wrote, the screen)."""
+    shutil.copytree(DEMO / "detection", tmp_path / "detection", ignore=shutil.ignore_patterns("labeltui-review.sqlite*"))
+    record = tmp_path / "output"
+    pane = Pane(tmp_path, tmp_path / "detection" / "run.yaml", size=(120, 30), record=record, env=env)
+    try:
+        pane.wait_for(" 0 reviewed")
+        pane.keys("x")
+        pane.wait_for(" 1 reviewed")
+        pane.keys("j")
+        time.sleep(0.5)  # the preview of the next row is drawn
+        screen = pane.screen()
+        return record.read_bytes().decode("utf-8", "replace"), screen
+    finally:
+        pane.close()
 
-    async def script(pilot, screen):
-        await pilot.press("x", "o")
-        await settle(pilot)
-        rows = widget_text(screen.suspects).splitlines()
-        assert "✗" in rows[1] and "✓" in rows[2]  # the marks are glyphs, not only colors
-        ansi = _screen_bytes(app, Console(color_system="truecolor", force_terminal=True, width=120))
-        colors = _colors(ansi)
-        assert colors and all(r == g == b for r, g, b in colors)
-        _assert_usable(screen)
 
-    drive(app, script, size=(120, 30))
+def test_no_color_renders_grey_with_verdict_glyphs(tmp_path):
+    ansi, screen = _recorded_session(tmp_path, {"NO_COLOR": "1", "TERM": "xterm-256color", "COLORTERM": "truecolor"})
+    rows = [line for line in screen.splitlines() if "0.961" in line]
+    assert "✗" in rows[0]  # the mark is a glyph, not only a color
+    rgb, indexed, basic = _sgr_colors(ansi)
+    assert rgb and all(r == g == b for r, g, b in rgb)  # the image preview too
+    assert not indexed
+    assert set(basic) <= {30, 37, 90, 97, 40, 47, 100, 107}  # black, white and greys
 
 
-def test_a_16_color_terminal_gets_only_16_color_codes(make_app, monkeypatch):
-    monkeypatch.setattr(constants, "COLOR_SYSTEM", "standard")
-    app = make_app("detection")
-
-    async def script(pilot, screen):
-        assert app.console.color_system == "standard"
-        await pilot.press("x")
-        await settle(pilot)
-        ansi = _screen_bytes(app, app.console)
-        codes = [c for params in SGR.findall(ansi) for c in params.split(";") if c]
-        assert codes and "✗" in ansi
-        assert not re.search(r"\x1b\[[0-9;]*(38|48);[25];", ansi)  # no 24-bit or 256-color codes
-        assert any(30 <= int(c) <= 37 or 90 <= int(c) <= 97 for c in codes)
-        _assert_usable(screen)
-
-    drive(app, script, size=(120, 30))
+def test_a_16_color_terminal_gets_only_16_color_codes(tmp_path):
+    ansi, screen = _recorded_session(tmp_path, {"TERM": "xterm", "COLORTERM": None, "TEXTUAL_COLOR_SYSTEM": None})
+    rgb, indexed, basic = _sgr_colors(ansi)
+    assert not rgb and not indexed  # no 24-bit or 256-color codes
+    assert len(set(basic)) >= 6  # colors, in the 16 the terminal has
+    assert "✗ 1 errors" in screen

@@ -11,6 +11,7 @@ from rich.style import Style
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
@@ -76,8 +77,31 @@ class Preview(Widget):
     def want(self, key: tuple | None) -> None:
         """The preview to show from now on (blank until it is drawn)."""
         if key != self.wanted_key:
+            before = self._lines()
             self.wanted_key = key
+            self._refresh_changed(before)
+
+    def _lines(self) -> list[Strip]:
+        """The lines on screen now."""
+        return [self.render_line(y) for y in range(self.size.height)]
+
+    def _refresh_changed(self, before: list[Strip]) -> None:
+        """Repaint only the lines that differ from ``before``: a terminal over a slow
+        link receives the new preview, not the blank lines around it again."""
+        after = self._lines()
+        if len(after) != len(before):
             self.refresh()
+            return
+        width = self.size.width
+        changed = [y for y, (old, new) in enumerate(zip(before, after)) if old != new]
+        runs: list[Region] = []
+        for y in changed:
+            if runs and runs[-1].bottom == y:
+                runs[-1] = runs[-1].grow((0, 0, 1, 0))
+            else:
+                runs.append(Region(0, y, width, 1))
+        if runs:
+            self.refresh(*runs)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -118,9 +142,10 @@ class Preview(Widget):
         message.stop()
         if message.key != self.wanted_key:
             return
+        before = self._lines()
         self._strips = message.strips
         self.shown_key = message.key
-        self.refresh()
+        self._refresh_changed(before)
 
 
 class DetailPane(Vertical):
