@@ -210,6 +210,8 @@ def test_large_table_is_vectorised(tmp_path: Path) -> None:
     [
         ("data_row_id,label, data_row_id\nr0,cat,x\n", "data_row_id", "columns 1 and 3"),
         ("data_row_id,label,label \nr0,cat,dog\n", "label", "columns 2 and 3"),
+        ("data_row_id,label,label\nr0,cat,dog\n", "label", "columns 2 and 3"),  # pandas would make it label.1
+        ('"data_row_id","pred_label",confidence,"pred_label"\nr0,cat,0.9,dog\n', "pred_label", "columns 2 and 4"),
     ],
 )
 def test_duplicate_columns_after_trimming(tmp_path: Path, text: str, column: str, columns: str) -> None:

@@ -21,6 +21,7 @@ CSV/TSV (assuming no quoted multi-line cells), the 1-based row for Parquet.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from pathlib import Path
@@ -217,6 +218,9 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
             ) from None
         except (ValueError, pd.errors.EmptyDataError) as exc:
             raise LoadError(f"cannot read {suffix[1:].upper()}: {exc}", path=path) from None
+        # pandas renames a repeated name (label, label.1): check the names as written
+        written = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+        check_unique_columns([c.strip() for c in written], path, line=1, note=" (spaces around names do not count)")
         df.columns = [str(c).strip() for c in df.columns]
         check_unique_columns(df.columns, path, line=1, note=" (spaces around names do not count)")
         is_csv = True
