@@ -549,9 +549,18 @@ class ReviewStore:
         Fields someone changed again since are left alone. The undo is itself
         recorded in history. Returns the ids whose values were reverted, sorted.
         """
+        changes = self.undo_changes(reviewer)
+        if len(changes) == 1:
+            return changes[0][2]
+        return _unique_sorted([i for _, _, ids in changes for i in ids])
+
+    def undo_changes(self, reviewer: str | None = None) -> list[tuple[str, Any, list[str]]]:
+        """:meth:`undo`, returning what the reverted fields hold now: (field, value, ids
+        sorted) per field and value, so a caller can show the result without reading
+        every row back (the row's reviewer is now this store's)."""
         who = reviewer or self.reviewer
 
-        def tx() -> list[str]:
+        def tx() -> list[tuple[str, Any, list[str]]]:
             now = time.time()
             row = self._conn.execute(
                 "SELECT id FROM changesets WHERE reviewer = ? AND kind = 'set' AND id NOT IN "
@@ -578,12 +587,18 @@ class ReviewStore:
                 (target,),
             )
             reverted = self._apply_changed(changeset, now, whole)
-            if whole is not None and reverted == whole[1]:
-                text = whole[0]
-            else:
-                text = self._conn.execute("SELECT json_group_array(id) FROM temp.changed").fetchone()[0]
+            groups = self._conn.execute("SELECT DISTINCT field, val FROM temp.changed").fetchall()
+            changes = []
+            for field, val in groups:
+                if len(groups) == 1 and whole is not None and reverted == whole[1]:
+                    text = whole[0]
+                else:
+                    text = self._conn.execute(
+                        "SELECT json_group_array(id) FROM temp.changed WHERE field = ? AND val IS ?", (field, val)
+                    ).fetchone()[0]
+                changes.append((field, _decode(field, val), _unique_sorted(json.loads(text))))
             self._conn.execute("DELETE FROM temp.changed")
-            return _unique_sorted(json.loads(text))
+            return changes
 
         return self._write(tx)
 

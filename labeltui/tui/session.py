@@ -278,25 +278,24 @@ class Session:
 
     def undo(self) -> np.ndarray:
         """Revert this reviewer's last change; returns the positions that changed."""
-        store = self._writable()
-        ids = store.undo()
-        if not ids:
-            return np.zeros(0, dtype=np.int64)
-        if len(ids) > 500:
-            self.verdict[:] = NO_VERDICT
-            self.selected[:] = False
-            self.noted[:] = False
-            self.notes.clear()
-            self._load_reviews(store.verdicts())
-            return self.positions_of(ids)
-        records = [store.get(i) for i in ids]
-        frame = pd.DataFrame(
-            [r for r in records if r is not None], columns=["data_row_id", "verdict", "selected", "note", "reviewer"]
-        )
-        pos, frame = self._locate(frame)
-        self._touch(pos)
-        self._apply_records(pos, frame)
-        return pos
+        changed = []
+        for field, value, ids in self._writable().undo_changes():
+            pos = self.positions_of(ids)
+            self._touch(pos)
+            if field == "verdict":
+                self.verdict[pos] = VERDICT_CODE[value] if value else NO_VERDICT
+            elif field == "selected":
+                self.selected[pos] = value
+            elif field == "note":
+                self.noted[pos] = bool(value)
+                for p in pos.tolist():
+                    if value:
+                        self.notes[p] = value
+                    else:
+                        self.notes.pop(p, None)
+            self.reviewer_code[pos] = 0  # the store records the undo as this reviewer's
+            changed.append(pos)
+        return np.unique(np.concatenate(changed)) if changed else np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------ filter and sort
     def column_dtypes(self) -> dict[str, Any]:

@@ -68,6 +68,28 @@ def test_undo_restores_the_arrays(session):
     assert (session.verdict[pos] == -1).all()
 
 
+def test_undo_shows_what_the_store_holds(session):
+    """After each undo the arrays equal a session that read every verdict back from the store."""
+    bob = ReviewStore.open(session.store.path, run_name=session.config.name, reviewer="bob")
+    rows = session.view.copy()
+    bob.set_verdict([str(i) for i in session.ids[rows[:5]]], "ok")
+    bob.set_selected([str(i) for i in session.ids[rows[3:8]]], True)
+    bob.close()
+    fresh = Session(session.config, scored_demo("detection")[1], session.store)  # sees bob's verdicts
+    fresh.set_verdict(rows, "error")  # every row, some of them bob's
+    fresh.set_selected(rows[::2], True)
+    fresh.set_note(int(rows[1]), "two boxes on one car")
+    fresh.set_verdict(rows[10:40], "skip")
+    for _ in range(5):
+        fresh.undo()
+        reread = Session(session.config, scored_demo("detection")[1], session.store)
+        assert np.array_equal(fresh.verdict, reread.verdict)
+        assert np.array_equal(fresh.selected, reread.selected)
+        assert np.array_equal(fresh.noted, reread.noted) and fresh.notes == reread.notes
+        assert list(fresh.column_values("reviewer")) == list(reread.column_values("reviewer"))
+    assert (fresh.verdict[rows[:5]] == 1).all() and (fresh.verdict[rows[5:]] == -1).all()  # bob's ok again
+
+
 def test_state_round_trip(session):
     session.query("fp >= 1", "f1", False)
     cursor_row = int(session.view[4])
