@@ -813,9 +813,12 @@ def _run_transaction(conn: sqlite3.Connection, fn: Callable[[], Any], path: Path
 
 def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
     """The file's schema version: 0 for an empty file; ReviewError for a foreign or newer one."""
-    has_meta = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()[0]
+    # one statement, one snapshot: another process may create the schema between two reads
+    entries, has_meta = conn.execute(
+        "SELECT count(*), coalesce(sum(type = 'table' AND name = 'meta'), 0) FROM sqlite_master"
+    ).fetchone()
     if not has_meta:
-        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if entries:
             raise ReviewError(
                 "this SQLite file is not a labeltui review store; point review.store at another file",
                 path=path,
