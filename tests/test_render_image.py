@@ -578,7 +578,7 @@ def test_half_blocks_use_top_as_foreground_and_bottom_as_background():
     buf[1, 0] = (0, 0, 255)
     buf[1, 1] = (255, 0, 0)
     img = HalfBlockImage(buf)
-    (a, b), = img.lines
+    (a, b), = img.lines()
     assert a.text == "▀" and a.style.color.triplet == (255, 0, 0) and a.style.bgcolor.triplet == (0, 0, 255)
     assert b.text == " " and b.style.bgcolor.triplet == (255, 0, 0)  # same colors: a plain cell
 

@@ -26,15 +26,12 @@ import numpy as np
 import pandas as pd
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from rich.align import Align
-from rich.color import Color, ColorType
-from rich.color_triplet import ColorTriplet
-from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.measure import Measurement
+from rich.console import Group
 from rich.panel import Panel
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from labeltui.render.halfblock import HalfBlockImage
 from labeltui.render.palette import (
     FOCUS_GLYPH,
     GT_FOCUS_RGB,
@@ -637,81 +634,6 @@ def compose_image(
     if boxes is not None and len(boxes):
         draw_boxes(buffer, boxes, scale, (region[0], region[1]), focus=focus, show_gt=show_gt, show_pred=show_pred)
     return buffer, View(region, scale, (width, height))
-
-
-class HalfBlockImage:
-    """A Rich renderable of an RGB pixel buffer, two pixels per cell ("▀").
-
-    The segments are built at construction (in the caller's thread, e.g. a
-    worker), so rendering only yields them.
-    """
-
-    def __init__(self, buffer: np.ndarray) -> None:
-        if buffer.shape[0] % 2:
-            buffer = np.concatenate([buffer, np.zeros_like(buffer[:1])])
-        self.buffer = buffer
-        self.width = buffer.shape[1]
-        self.lines = _halfblock_lines(buffer)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
-        newline = Segment.line()
-        for line in self.lines:
-            yield from line[:width]
-            yield newline
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(self.width, self.width)
-
-
-def _halfblock_lines(buffer: np.ndarray) -> list[list[Segment]]:
-    """One list of segments per cell row; one Segment per distinct (top, bottom)
-    color pair, colors quantised to 64 levels per channel (invisible at this
-    resolution, and it halves the distinct pairs) and cached across frames."""
-    h, w = buffer.shape[:2]
-    rgb = _LEVELS[buffer].astype(np.uint64)
-    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    key = (packed[0::2] << 24) | packed[1::2]
-    uniq, inverse = np.unique(key.ravel(), return_inverse=True)
-    if len(_SEGMENTS) > _CACHE_MAX:
-        _SEGMENTS.clear()
-    keys = uniq.tolist()
-    new = [k for k in keys if k not in _SEGMENTS]
-    if new:
-        _add_segments(new)
-    table = [_SEGMENTS[k] for k in keys]
-    flat = [table[i] for i in inverse.ravel().tolist()]
-    return [flat[r * w : (r + 1) * w] for r in range(h // 2)]
-
-
-_LEVELS = np.round(np.round(np.arange(256) * 63 / 255) * 255 / 63).astype(np.uint8)
-_CACHE_MAX = 1 << 16
-_COLORS: dict[int, Color] = {}
-_SEGMENTS: dict[int, Segment] = {}
-_tuple = tuple.__new__  # builds the NamedTuples below without their Python-level __new__ (2x faster)
-_TRUECOLOR = ColorType.TRUECOLOR
-
-
-def _add_segments(keys: list[int]) -> None:
-    """Create and cache the cell segments of new (top << 24 | bottom) color pairs,
-    and the colors they need, in bulk (a new detailed image has thousands)."""
-    if len(_COLORS) > _CACHE_MAX:
-        _COLORS.clear()
-    wanted = {k >> 24 for k in keys} | {k & 0xFFFFFF for k in keys}
-    _COLORS.update(
-        {
-            p: _tuple(Color, (f"#{p:06x}", _TRUECOLOR, None, _tuple(ColorTriplet, (p >> 16, (p >> 8) & 255, p & 255))))
-            for p in wanted
-            if p not in _COLORS
-        }
-    )
-    colors = _COLORS
-    for k in keys:
-        top, bottom = k >> 24, k & 0xFFFFFF
-        if top == bottom:
-            _SEGMENTS[k] = _tuple(Segment, (" ", Style.from_color(None, colors[bottom]), None))
-        else:
-            _SEGMENTS[k] = _tuple(Segment, ("▀", Style.from_color(colors[top], colors[bottom]), None))
 
 
 # ---------------------------------------------------------------- legend

@@ -48,7 +48,8 @@ from rich.console import Console, Group
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from labeltui.render.image import _COLORS, _SEGMENTS, compose_image, decode_image, render_image  # noqa: E402
+from labeltui.render.halfblock import _COLORS, _SEGMENTS  # noqa: E402
+from labeltui.render.image import compose_image, decode_image, render_image  # noqa: E402
 from labeltui.render.preview_store import PreviewStore  # noqa: E402
 from labeltui.render.palette import Palette  # noqa: E402
 from labeltui.render.scatter import _BITS, rasterize, rasterize_values, render_scatter  # noqa: E402
