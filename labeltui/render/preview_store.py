@@ -64,6 +64,10 @@ class PreviewStore:
             pass
         return copy, source
 
+    def has(self, path: str | Path, st: os.stat_result) -> bool:
+        """Whether the store holds a copy of the image at ``path`` (``st`` its stat)."""
+        return self._entry(path, st).exists()
+
     def put(self, path: str | Path, st: os.stat_result, image: Image.Image, source_size: tuple[int, int]) -> None:
         """Store ``image`` (the whole oriented RGB image, any size; reduced to
         ``MAX_SIDE``) for ``path`` in the background, unless a copy at least as

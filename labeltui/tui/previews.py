@@ -9,7 +9,9 @@ nothing here touches Textual.
 from __future__ import annotations
 
 import math
+import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,93 @@ class PreviewRequest:
 def preview_store(session: Session) -> PreviewStore:
     """The on-disk store of reduced previews of the session's run, beside its score cache."""
     return PreviewStore(cache_dir(session.config) / "previews")
+
+
+class StoreWarmer:
+    """A thread of its own, at the lowest CPU priority, that decodes the images of the
+    rows ahead of the cursor which the preview store lacks, so those rows open from
+    the store (2-3 ms to read instead of 40-80 ms to decode a large JPEG). Only the
+    latest :meth:`want` counts; small images (never stored) are decoded once."""
+
+    def __init__(self, store: PreviewStore) -> None:
+        self.store = store
+        self.decoded = 0
+        self._tried: set[str] = set()
+        self._wanted: tuple[list[str], tuple[int, int]] | None = None
+        self._generation = 0
+        self._closed = False
+        self._busy = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def want(self, paths: list[str], size: tuple[int, int]) -> None:
+        """Fill the store for ``paths`` (decoded at ``size``), dropping any earlier wish."""
+        paths = [p for p in paths if p not in self._tried]
+        if not paths:
+            return
+        with self._cond:
+            self._wanted = (paths, size)
+            self._generation += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="preview-warmer", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Stop after the image being decoded."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until the last wish is done (for tests); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._wanted is not None or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        _lowest_priority()
+        while True:
+            with self._cond:
+                while self._wanted is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                (paths, size), generation = self._wanted, self._generation
+                self._wanted, self._busy = None, True
+            for path in paths:
+                if self._closed or self._generation != generation:
+                    break
+                self._warm(path, size)
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _warm(self, path: str, size: tuple[int, int]) -> None:
+        if path in self._tried:
+            return
+        self._tried.add(path)
+        try:
+            st = os.stat(path)
+            if self.store.has(path, st):
+                return
+            decode_image(path, size, store=self.store)
+        except (OSError, ValueError, PreviewError):  # shown as a placeholder when the row is reached
+            return
+        self.decoded += 1
+
+
+def _lowest_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: threads have their own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run as is
+        pass
 
 
 class ImageCache:

@@ -15,7 +15,9 @@ Prints wall and CPU medians (ms) of:
 - moving through a list of such images as a reviewer does, through the app's
   ``ImageCache`` with its prefetch of the next rows in a thread: the time from
   a row's request to its rendered preview, first row and the rest, with the
-  cursor resting 0.5 s and 0.15 s per row, without and with a warm store;
+  cursor resting 0.5 s and 0.15 s per row: without a store, in a first session
+  with the store warmed ahead of the cursor (``StoreWarmer``), and with a store
+  an earlier session filled;
 - ``render_image`` at 80x40 cells (demo image with its ~75 boxes, and zoomed),
   with a cold and a warm style cache; target <= 30 ms;
 - ``rasterize`` of 1M points into 100x40 cells (target <= 30 ms) vs a naive
@@ -54,8 +56,8 @@ from labeltui.render.preview_store import PreviewStore  # noqa: E402
 from labeltui.render.palette import Palette  # noqa: E402
 from labeltui.render.scatter import _BITS, rasterize, rasterize_values, render_scatter  # noqa: E402
 from labeltui.render.spans import render_spans  # noqa: E402
-from labeltui.tui.previews import ImageCache, decode_size  # noqa: E402
-from labeltui.tui.widgets.detail import PREFETCH  # noqa: E402
+from labeltui.tui.previews import ImageCache, StoreWarmer, decode_size  # noqa: E402
+from labeltui.tui.widgets.detail import PREFETCH, WARM_AHEAD  # noqa: E402
 from tests.helpers.exif import save_with_thumbnail  # noqa: E402
 
 CELLS = (80, 40)
@@ -98,12 +100,16 @@ def big_jpeg(folder: Path, noise: float, name: str, *, exif_thumbnail: bool = Fa
     return path
 
 
-def walk(paths: list[Path], cells: tuple[int, int], rest: float, store: PreviewStore | None) -> list[float]:
+def walk(
+    paths: list[Path], cells: tuple[int, int], rest: float, store: PreviewStore | None, warm_ahead: bool = False
+) -> list[float]:
     """Move through ``paths`` as the app does: each row's preview through an
     ``ImageCache`` (decoded on a miss, then rendered), the next ``PREFETCH``
-    rows decoded in a thread meanwhile, the cursor resting ``rest`` seconds.
+    rows decoded in a thread meanwhile, the cursor resting ``rest`` seconds;
+    ``warm_ahead``: the app's ``StoreWarmer`` fills the store for the rows after those.
     Returns the ms from each row's request to its rendered preview."""
     cache = ImageCache(store=store)
+    warmer = StoreWarmer(store) if warm_ahead and store is not None else None
     size = decode_size(cells)
     latencies, threads, cancel = [], [], threading.Event()
 
@@ -122,9 +128,13 @@ def walk(paths: list[Path], cells: tuple[int, int], rest: float, store: PreviewS
         cancel = threading.Event()
         threads.append(threading.Thread(target=ahead, args=(paths[i + 1 : i + 1 + PREFETCH], cancel)))
         threads[-1].start()
+        if warmer is not None:
+            warmer.want([str(p) for p in paths[i + 1 + PREFETCH : i + 1 + WARM_AHEAD]], size)
         time.sleep(rest)
     for thread in threads:
         thread.join()
+    if warmer is not None:
+        warmer.close()
     return latencies
 
 
@@ -226,15 +236,20 @@ def main() -> None:
         rows = [big_jpeg(folder, 12.0, f"row{i:02d}.jpg", shift=1000 * i) for i in range(12)]
         store = PreviewStore(folder / "store-walk")
         for rest in (0.5, 0.15):
-            for name, with_store in (("no store (first session)", None), ("warm store (a later session)", store)):
-                if with_store is not None:
+            variants = (
+                ("no store", None, False, False),
+                ("first session, store warmed ahead", store, False, True),
+                ("warm store (a later session)", store, True, False),
+            )
+            for name, with_store, seen, ahead in variants:
+                shutil.rmtree(folder / "store-walk", ignore_errors=True)
+                if seen:
                     walk(rows, CELLS, 0.0, store)  # an earlier session saw these rows
                     store.flush()
                 _SEGMENTS.clear()  # a new process: no cell styles cached yet
                 _COLORS.clear()
-                ms = walk(rows, CELLS, rest, with_store)
-                print(f"  cursor rests {rest:.2f} s, {name:30s} {ms[0]:7.1f} / {np.median(ms[1:]):6.1f} / {max(ms[1:]):6.1f}")
-            shutil.rmtree(folder / "store-walk", ignore_errors=True)
+                ms = walk(rows, CELLS, rest, with_store, warm_ahead=ahead)
+                print(f"  cursor rests {rest:.2f} s, {name:34s} {ms[0]:7.1f} / {np.median(ms[1:]):6.1f} / {max(ms[1:]):6.1f}")
 
     image, boxes, focus = demo_boxes()
     decoded = decode_image(image, MAX_SIZE)

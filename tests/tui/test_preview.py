@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
-from labeltui.tui.previews import SOURCES
+from labeltui.render import image as rimg
+from labeltui.tui import LabelTuiApp
+from labeltui.tui.previews import SOURCES, asset_of
+from labeltui.tui.widgets.detail import WARM_AHEAD
 from tests.tui.conftest import drive, scored_demo, settle, widget_text
 
 
@@ -144,3 +148,33 @@ def test_gallery_scans_a_page_and_judges_rows(make_app):
         assert s.counts()["error"] == 1
 
     drive(app, script, size=(100, 30))
+
+
+def test_rows_ahead_of_the_cursor_open_from_the_preview_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)  # the demo photos are small: have the store keep them
+    config, scored = scored_demo("detection")
+    config = dataclasses.replace(
+        config, review_store=tmp_path / "review.sqlite", export_dir=tmp_path / "batches", cache_dir=tmp_path / "cache"
+    )
+    app = LabelTuiApp(config=config, scored=scored, reviewer="tester")
+
+    def stored(screen, rows) -> list[bool]:
+        store = screen.detail.cache.store
+        store.flush()
+        paths = [asset_of(screen.session, int(p)) for p in rows]
+        return [store.has(p, os.stat(p)) for p in paths]
+
+    async def script(pilot, screen):
+        warmer, view = screen.detail.warmer, screen.session.view
+        assert warmer.idle(30)
+        assert all(stored(screen, view[1 : 1 + WARM_AHEAD]))
+        assert not any(stored(screen, view[1 + WARM_AHEAD :]))  # only the rows ahead
+        assert os.getpriority(os.PRIO_PROCESS, warmer._thread.native_id) == 19  # after what is on screen
+        decoded = warmer.decoded
+        await pilot.press(*"j" * 10)
+        await settle(pilot)
+        assert warmer.idle(30)
+        assert all(stored(screen, view[1 : 11 + WARM_AHEAD])) and warmer.decoded == decoded + 10
+        assert not any(stored(screen, view[11 + WARM_AHEAD :]))
+
+    drive(app, script, size=(120, 40))

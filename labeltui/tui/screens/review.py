@@ -18,7 +18,7 @@ from labeltui.errors import LoadError
 from labeltui.review import VERDICTS
 from labeltui.tui.keys import REVIEW_KEYS
 from labeltui.tui.session import Session
-from labeltui.tui.widgets.detail import DetailPane
+from labeltui.tui.widgets.detail import WARM_AHEAD, DetailPane
 from labeltui.tui.widgets.filter_bar import FilterBar
 from labeltui.tui.widgets.projector import ProjectorPane
 from labeltui.tui.widgets.status import StatusBar
@@ -111,7 +111,7 @@ class ReviewScreen(Screen):
     # ------------------------------------------------------------ list events
     def on_suspect_list_highlighted(self, message: SuspectList.Highlighted) -> None:
         view = self.session.view
-        following = view[message.index + 1 : message.index + 4].tolist() if message.index >= 0 else []
+        following = view[message.index + 1 : message.index + 1 + WARM_AHEAD].tolist() if message.index >= 0 else []
         self.detail.show_row(message.pos, following)
         if (pane := self.projector) is not None:
             pane.show_marker(message.pos)

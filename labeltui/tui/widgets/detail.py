@@ -25,6 +25,7 @@ from labeltui.tui.previews import (
     SOURCES,
     ImageCache,
     PreviewRequest,
+    StoreWarmer,
     asset_of,
     build_preview,
     decode_size,
@@ -37,6 +38,7 @@ from labeltui.tui.session import Session
 
 PREVIEW_DELAY = 0.1  # seconds the cursor must rest before a preview is drawn (key repeat is faster)
 PREFETCH = 3  # rows after the cursor whose images are decoded ahead
+WARM_AHEAD = 40  # rows after the cursor whose large images the preview store gets in the background
 
 
 def _strip(line: list[Segment], base: Style) -> Strip:
@@ -174,6 +176,7 @@ class DetailPane(Vertical):
         self.sources = "both"
         self.overlays = True
         self.cache = ImageCache(store=preview_store(session))
+        self.warmer = StoreWarmer(self.cache.store)
         self._timer: Timer | None = None
         self._next_rows: list[int] = []
         self._pending_row = False
@@ -312,10 +315,14 @@ class DetailPane(Vertical):
         self._prefetch(cells)
 
     def _prefetch(self, cells: tuple[int, int]) -> None:
-        paths = [asset_of(self.session, p) for p in self._next_rows[:PREFETCH]]
+        paths = [asset_of(self.session, p) for p in self._next_rows[:WARM_AHEAD]]
         paths = [p for p in paths if p and is_image_path(p)]
         if paths:
-            self.prefetch(paths, decode_size(cells))
+            self.prefetch(paths[:PREFETCH], decode_size(cells))
+            self.warmer.want(paths[PREFETCH:], decode_size(cells))
+
+    def on_unmount(self) -> None:
+        self.warmer.close()
 
     @work(thread=True, exclusive=True, group="prefetch", exit_on_error=False, description="prefetch images")
     def prefetch(self, paths: list[str], size: tuple[int, int]) -> None:
