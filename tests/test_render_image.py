@@ -352,6 +352,17 @@ def test_store_skips_small_images_and_transparency(tmp_path):
     assert not (tmp_path / "previews").exists()
 
 
+def test_a_closed_store_skips_writes(tmp_path, monkeypatch):
+    """The warmer thread may still decode while the app exits: the store is closed by then."""
+    monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
+    store = PreviewStore(tmp_path / "previews")
+    store.close()
+    p = tmp_path / "a.jpg"
+    Image.new("RGB", (300, 200), (9, 9, 9)).save(p)
+    assert decode_image(p, (64, 64), store=store).source_size == (300, 200)
+    assert not store.has(p, p.stat())
+
+
 def test_store_that_cannot_be_written_or_read_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setattr(rimg, "MIN_SOURCE_PIXELS", 1)
     blocker = tmp_path / "file"

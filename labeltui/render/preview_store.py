@@ -73,7 +73,10 @@ class PreviewStore:
         ``MAX_SIDE``) for ``path`` in the background, unless a copy at least as
         large is there already."""
         entry = self._entry(path, st)
-        future = self._writer.submit(self._write, entry, image, source_size)
+        try:
+            future = self._writer.submit(self._write, entry, image, source_size)
+        except RuntimeError:  # closed, or the interpreter is exiting: a cache skips the write
+            return
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
