@@ -10,7 +10,11 @@ synchronous=FULL, so every figure includes the fsync that makes it durable):
   old and new store taking turns;
 - a verdict applied to N rows that have none yet ("select all, then x");
 - a second verdict over the same N rows ("re-mark": every row has an old value);
-- undo of that re-mark (N rows reverted).
+- undo of that re-mark (N rows reverted);
+- with ``--session N``: the app's side of it on bench_tui's synthetic N-row run:
+  a verdict on every row, then ``Session.undo`` (the store's undo plus the
+  arrays the list shows), against the store's undo followed by reading every
+  verdict back (what the app did before).
 
 "before" is the previous store (one history row per row, rebuilt here from its
 SQL on a schema-v1 file) measured in the same run, up to ``--baseline-max`` rows
@@ -186,6 +190,34 @@ def bulk(kind: str, folder: Path, ids: list[str]) -> dict[str, float]:
     return out
 
 
+def session_undo(n: int, folder: Path, repeat: int) -> None:
+    """Print the seconds of a whole-list verdict and its undo through the app's Session."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_tui import big_jpeg, synthetic_run
+
+    from labeltui.tui.session import Session
+
+    config, scored = synthetic_run(n, big_jpeg(folder), folder)
+    store = ReviewStore.open(folder / "session.sqlite", run_name="bench", reviewer="ana")
+    session = Session(config, scored, store)
+    session.query("")
+    session.set_verdict(session.view[:1000], "ok")  # some rows had a verdict before
+    times: dict[str, list[float]] = {"mark": [], "undo": [], "undo, then read every verdict back": []}
+    for _ in range(repeat):
+        times["mark"].append(_timed(lambda: session.set_verdict(session.view, "error")))
+        times["undo"].append(_timed(session.undo))
+        session.set_verdict(session.view, "error")
+
+        def reread() -> None:
+            store.undo()
+            session._load_reviews(store.verdicts())
+
+        times["undo, then read every verdict back"].append(_timed(reread))
+    store.close()
+    cells = "   ".join(f"{op} {statistics.median(t):6.2f} s" for op, t in times.items())
+    print(f"app session, {n:,} rows: {cells}   [{repeat} runs]", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -193,6 +225,7 @@ def main() -> None:
     parser.add_argument("--ids", nargs="+", choices=("var", "cuid"), default=["var", "cuid"], help="id shapes")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size to run the old store at")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the store files (default: a temp dir)")
+    parser.add_argument("--session", type=int, default=0, metavar="N", help="also time the app's undo on N rows")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-review-", dir=args.dir))
     rng = random.Random(0)
@@ -221,6 +254,8 @@ def main() -> None:
                     target = TARGETS.get(n)
                     note = f"   (target: mark <= {target} s)" if target and kind == "after" else ""
                     print(f"{kind:6s} bulk {n:>9,d} {shape:4s} ids: {cells}   [{len(runs)} runs]{note}", flush=True)
+        if args.session:
+            session_undo(args.session, folder, args.repeat)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
