@@ -18,6 +18,7 @@ the full similarity matrix): about 18 s for 100k x 256 at 140 GFLOPS.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -373,7 +374,9 @@ def project_2d(
             out[rows] = 0.0
             return out
         reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_neighbors=min(15, len(rows) - 1))
-        out[rows] = reducer.fit_transform(x).astype(np.float32)
+        with warnings.catch_warnings():  # a seed (for a reproducible, cacheable picture) means one thread: known
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            out[rows] = reducer.fit_transform(x).astype(np.float32)
         return out
     mean = x.mean(axis=0, dtype=np.float64)
     fit = x
