@@ -5,15 +5,23 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "demo"
 _SOCKETS = itertools.count()
 # terminal modes as the shell had them: main screen, cursor shown, no mouse reporting
 RESTORED = {"alternate_on": "0", "cursor_flag": "1", "mouse_any_flag": "0", "mouse_button_flag": "0", "mouse_sgr_flag": "0"}
+
+
+def copy_demo(folder: Path, task: str) -> Path:
+    """A copy of a demo run in ``folder`` (not a review store someone left in it); its config."""
+    shutil.copytree(DEMO / task, folder / task, ignore=shutil.ignore_patterns("labeltui-review.sqlite*"))
+    return folder / task / "run.yaml"
 
 
 class Pane:

@@ -8,27 +8,20 @@ screen showed, and a clean stop must leave the terminal as it found it.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 from labeltui.review import ReviewStore
 from labeltui.tui.screens.review import ReviewScreen
 from tests.helpers.read_only import deny_writes_in
-from tests.helpers.tmux import RESTORED, Pane
-from tests.tui.conftest import DEMO, drive, make_app, settle  # noqa: F401  (make_app is a fixture)
-
-_NO_STORE = shutil.ignore_patterns("labeltui-review.sqlite*")  # a store someone left in the demo folder
-
+from tests.helpers.tmux import RESTORED, Pane, copy_demo
+from tests.tui.conftest import drive, make_app, settle  # noqa: F401  (make_app is a fixture)
 
 def _demo(tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the NER demo (its store is written next to it): (config, store)."""
-    shutil.copytree(DEMO / "ner", tmp_path / "ner", ignore=_NO_STORE)
-    config = tmp_path / "ner" / "run.yaml"
-    return config, tmp_path / "ner" / "labeltui-review.sqlite"
+    return copy_demo(tmp_path, "ner"), tmp_path / "ner" / "labeltui-review.sqlite"
 
 
 def _review_three(pane: Pane) -> None:
@@ -103,8 +96,7 @@ def test_terminal_closed_under_the_app_closes_the_store(tmp_path):
 
 
 def test_sigterm_while_loading_restores_the_terminal(tmp_path):
-    shutil.copytree(DEMO / "detection", tmp_path / "detection", ignore=_NO_STORE)
-    pane = Pane(tmp_path, tmp_path / "detection" / "run.yaml", "--no-cache")
+    pane = Pane(tmp_path, copy_demo(tmp_path, "detection"), "--no-cache")
     try:
         pane.wait_for("opening")
         os.kill(pane.app_pid(), signal.SIGTERM)

@@ -7,15 +7,13 @@ repeat, a laggy SSH link delivering keys in a burst) must not each paint a previ
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.tmux import Pane
-from tests.tui.conftest import DEMO
+from tests.helpers.tmux import Pane, copy_demo
 
 STILL = 0.4  # seconds without output that count as "the screen has settled"
 
@@ -45,9 +43,8 @@ def recorded(tmp_path):
     panes = []
 
     def open_demo(task: str) -> tuple[Pane, Path, int]:
-        shutil.copytree(DEMO / task, tmp_path / task, ignore=shutil.ignore_patterns("labeltui-review.sqlite*"))
         record = tmp_path / "output"
-        pane = Pane(tmp_path, tmp_path / task / "run.yaml", size=(200, 60), record=record)
+        pane = Pane(tmp_path, copy_demo(tmp_path, task), size=(200, 60), record=record)
         panes.append(pane)
         pane.wait_for(" 0 re")  # "0 rev" or "0 reviewed", by width
         return pane, record, _settled(record)

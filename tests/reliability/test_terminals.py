@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import threading
 import time
 
@@ -15,8 +14,8 @@ from labeltui.review import ReviewStore
 from labeltui.tui.screens.loading import LoadingScreen
 from labeltui.tui.screens.review import ReviewScreen
 from labeltui.tui.widgets import detail
-from tests.helpers.tmux import Pane
-from tests.tui.conftest import DEMO, drive, make_app, settle, wait_ready, widget_text  # noqa: F401  (make_app is a fixture)
+from tests.helpers.tmux import Pane, copy_demo
+from tests.tui.conftest import drive, make_app, settle, wait_ready, widget_text  # noqa: F401  (make_app is a fixture)
 
 SIZES = [(40, 12), (80, 24), (120, 40), (200, 60), (300, 100)]
 TASKS = ["detection", "ner", "classification"]
@@ -141,9 +140,8 @@ def _sgr_colors(ansi: str) -> tuple[list[tuple[int, int, int]], list[int], list[
 def _recorded_session(tmp_path, env: dict[str, str | None]) -> tuple[str, str]:
     """The real app on the detection demo in tmux at 120x30 with ``env``: one verdict, then
     (every byte it wrote, the screen)."""
-    shutil.copytree(DEMO / "detection", tmp_path / "detection", ignore=shutil.ignore_patterns("labeltui-review.sqlite*"))
     record = tmp_path / "output"
-    pane = Pane(tmp_path, tmp_path / "detection" / "run.yaml", size=(120, 30), record=record, env=env)
+    pane = Pane(tmp_path, copy_demo(tmp_path, "detection"), size=(120, 30), record=record, env=env)
     try:
         pane.wait_for(" 0 reviewed")
         pane.keys("x")
