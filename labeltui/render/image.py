@@ -28,7 +28,6 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from rich.align import Align
 from rich.console import Group
 from rich.panel import Panel
-from rich.style import Style
 from rich.text import Text
 
 from labeltui.render.halfblock import HalfBlockImage
