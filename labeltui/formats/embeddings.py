@@ -29,8 +29,9 @@ def read_npy(path: Path, ctx: ReadContext) -> Loaded:
         raw = None if is_zip else np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise LoadError("file not found", path=path) from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise LoadError(f"cannot read as a .npy array ({one_line(str(exc))}); save it with numpy.save", path=path) from None
+    except Exception as exc:  # numpy's header parser raises SyntaxError, TokenError, ... on a damaged header
+        reason = one_line(str(exc)) or type(exc).__name__
+        raise LoadError(f"cannot read as a .npy array ({reason}); save it with numpy.save", path=path) from None
     if not isinstance(raw, np.ndarray):
         raise LoadError("expected one array saved with numpy.save, got an .npz archive", path=path)
     if raw.ndim != 2:

@@ -21,7 +21,6 @@ CSV/TSV (assuming no quoted multi-line cells), the 1-based row for Parquet.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from pathlib import Path
@@ -202,6 +201,8 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
             raise LoadError("file is empty, expected a header line with data_row_id", path=path)
         sep = "\t" if suffix == ".tsv" else ","
         try:
+            # the names as written (the header as a data row): pandas renames a repeated one (label, label.1)
+            written = pd.read_csv(io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
             header = pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns
             df = pd.read_csv(
                 io.StringIO(text),
@@ -218,9 +219,9 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, bool]:
             ) from None
         except (ValueError, pd.errors.EmptyDataError) as exc:
             raise LoadError(f"cannot read {suffix[1:].upper()}: {exc}", path=path) from None
-        # pandas renames a repeated name (label, label.1): check the names as written
-        written = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-        check_unique_columns([c.strip() for c in written], path, line=1, note=" (spaces around names do not count)")
+        check_unique_columns(
+            [str(c).strip() for c in written.iloc[0]], path, line=1, note=" (spaces around names do not count)"
+        )
         df.columns = [str(c).strip() for c in df.columns]
         check_unique_columns(df.columns, path, line=1, note=" (spaces around names do not count)")
         is_csv = True

@@ -208,6 +208,8 @@ table_roles = st.sampled_from(["gt", "pred", "metrics"])
 @example(files={"t.csv": b"data_row_id,label, data_row_id\nr0,cat,x\n"}, role="gt")  # same name after strip
 @example(files={"t.csv": b"data_row_id,label,label \nr0,cat,dog\n"}, role="gt")
 @example(files={"t.csv": b"data_row_id,label,width\nr0,cat," + b"9" * 400 + b"\n"}, role="gt")  # OverflowError
+@example(files={"t.csv": b"data_row_id,label,asset\rr0,dog,a.jpg\rr1,cat,b.jpg\r"}, role="gt")  # CR line ends
+@example(files={"t.csv": "data_row_id,label\r\nr0,dog\r\n".encode("utf-16")}, role="gt")  # UTF-16 with a BOM
 @given(files=s.csv_table_files(), role=table_roles)
 def test_table_csv(files: s.Files, role: str) -> None:
     read_case("table", files, _only(files), ReadContext(role=role, task="classification"))
@@ -223,6 +225,11 @@ def test_table_parquet(files: s.Files, role: str) -> None:
 
 @fuzz(40)
 @example(files={"emb.npy": b"PK\x03\x04", "ids.txt": b"a\n"}, ids="ids.txt")  # a truncated .npz
+@example(  # a header numpy's parser fails on with tokenize.TokenError
+    files={"emb.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '|b1', 'fortran_order': False, 'shape': (), }" + b" " * 62 + b"}",
+           "ids.txt": b"r0\n"},
+    ids="ids.txt",
+)
 @given(files=s.npy_files(), ids=st.sampled_from(["ids.txt", "ids.txt", None, "missing.txt", "."]))
 def test_npy(files: s.Files, ids: str | None) -> None:
     read_case("npy", files, "emb.npy", ReadContext(role="embeddings", task="classification", ids=ids and Path(ids)))
