@@ -78,8 +78,9 @@ def big_jpeg(folder: Path) -> Path:
     return path
 
 
-def synthetic_run(n: int, image: Path, folder: Path) -> tuple[Config, Scored]:
-    """A detection run of ``n`` rows, one GT and one predicted box each, scored."""
+def synthetic_run(n: int, image: Path, folder: Path, *, points: bool = False) -> tuple[Config, Scored]:
+    """A detection run of ``n`` rows, one GT and one predicted box each, scored;
+    ``points``: with 2-D embeddings in 12 clusters (the projector shows them as they are)."""
     rng = np.random.default_rng(0)
     ids = np.char.add("img-", np.char.zfill(np.arange(n).astype(str), 7)).astype(object)
     rows = pd.DataFrame(
@@ -107,7 +108,15 @@ def synthetic_run(n: int, image: Path, folder: Path) -> tuple[Config, Scored]:
             "row": row,
         }
     )
-    run = build_run("bench-1m", "detection", rows, ann, classes=CLASSES)
+    embeddings = None
+    if points:
+        centres = np.random.default_rng(1).normal(0, 5, (12, 2)).astype(np.float32)
+        embeddings = centres[np.random.default_rng(2).integers(0, 12, n)]
+        embeddings += np.random.default_rng(3).normal(0, 1, (n, 2)).astype(np.float32)
+    run = build_run(
+        "bench-1m", "detection", rows, ann, classes=CLASSES,
+        embeddings=embeddings, embedding_mask=None if embeddings is None else np.ones(n, dtype=bool),
+    )
     issues = np.array(("",) + ISSUE_TYPES["detection"], dtype=object)
     issue = issues[rng.integers(0, len(issues), n)]
     has = issue != ""

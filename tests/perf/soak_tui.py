@@ -1,14 +1,15 @@
 """Long-session soak of the review app (issue 8 item 5; a script, not a pytest test).
 
-    python tests/perf/soak_tui.py [--rows 1000000] [--keys 20000] [--seed 0]
+    python tests/perf/soak_tui.py [--rows 1000000] [--keys 20000] [--seed 0] [--projector]
 
 Builds the synthetic scored run of ``bench_tui.py``, opens ``LabelTuiApp``
 headless at 200x60 with the review store in a temp dir and drives a scripted
 session of ``--keys`` key presses through Textual's Pilot: mostly j/k, page
 down/up, g/G, verdicts x/o/s, space, undo, presets 1-4/0, a filter typed after
 ``/`` now and then, sort flips, preview toggles z/t, and a short dwell now and
-then so the row's facts and preview land. The projector is opened and closed a
-few times when the run has embeddings (the synthetic run has none: skipped).
+then so the row's facts and preview land. With ``--projector`` the run gets
+2-D embeddings and ``p`` (open the projector of all rows, let it draw, close it)
+is pressed about once per 100 keys; without it the run has none and ``p`` is skipped.
 
 Every 1,000 keys it prints RSS (VmRSS) and the median / p95 cost of a key:
 UI-thread CPU time from the key's dispatch until the next key is sent (event
@@ -115,11 +116,12 @@ def agrees(stored: dict, expected: dict, memory: dict, sel_store: set, sel_expec
     return stored == expected == memory and sel_store == sel_expected
 
 
-def script(n: int, seed: int) -> list[str]:
-    """``n`` keys drawn from MIX (a filter, typed after ``/``, counts as one entry)."""
+def script(n: int, seed: int, projector: bool = False) -> list[str]:
+    """``n`` keys drawn from MIX (a filter, typed after ``/``, counts as one entry);
+    ``projector``: ``p`` about once per 100 keys."""
     rng = np.random.default_rng(seed)
     keys = np.array([k for k, _ in MIX], dtype=object)
-    weights = np.array([w for _, w in MIX], dtype=float)
+    weights = np.array([1.0 if k == "p" and projector else w for k, w in MIX], dtype=float)
     return rng.choice(keys, size=n, p=weights / weights.sum()).tolist()
 
 
@@ -145,7 +147,7 @@ async def soak(config, scored, n_keys: int, seed: int) -> None:
         windows: list[float] = []
         wall_start = time.perf_counter()
         done = 0
-        plan = script(n_keys, seed)
+        plan = script(n_keys, seed, has_embeddings)
         for key in plan:
             if screen.suspects.anchor is not None or app.screen is not screen:
                 raise RuntimeError(f"the session left the review list before key {done}")
@@ -229,11 +231,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--projector", action="store_true", help="give the run 2-D embeddings and open the projector")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
-        config, scored = synthetic_run(args.rows, big_jpeg(folder), folder)
+        config, scored = synthetic_run(args.rows, big_jpeg(folder), folder, points=args.projector)
         print(f"synthetic run: {args.rows:,} rows, {len(scored.run.annotations):,} boxes ({time.perf_counter() - t:.1f} s)")
         asyncio.run(soak(config, scored, args.keys, args.seed))
 
