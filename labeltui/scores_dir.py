@@ -435,17 +435,10 @@ class ScoresDir:
             try:
                 pf = pq.ParquetFile(part.objects)
                 names = [c for c in OBJECT_COLUMNS if c in pf.schema_arrow.names]
-                sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
-                offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-                local = mine - part.first_annotation
-                groups = np.unique(np.searchsorted(offsets, local, side="right") - 1)
-                table = pf.read_row_groups(groups.tolist(), columns=names, use_threads=False)
+                table = _take_rows(pf, mine - part.first_annotation, names)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise _bad(part.objects, None, f"cannot read this part ({exc})") from None
-            start = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in groups])
-            take = np.searchsorted(start, local)
-            frame = table.take(pa.array(take)).to_pandas()
-            frames.append(frame.set_axis(pd.Index(mine, dtype=np.int64)))
+            frames.append(table.to_pandas().set_axis(pd.Index(mine, dtype=np.int64)))
         if not frames:
             return pd.DataFrame(index=pd.Index([], dtype=np.int64), columns=list(OBJECT_COLUMNS))
         return pd.concat(frames)
@@ -463,6 +456,17 @@ class ScoresDir:
         if not tables:
             return None
         return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def _take_rows(pf: pq.ParquetFile, local: np.ndarray, columns: list[str]) -> pa.Table:
+    """Rows ``local`` (sorted positions in the file) of ``columns``, reading only the
+    row groups that hold them (the Parquet file's unit of reading)."""
+    sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    groups = np.unique(np.searchsorted(offsets, local, side="right") - 1)
+    table = pf.read_row_groups(groups.tolist(), columns=columns, use_threads=False)
+    start = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in groups])
+    return table.take(pa.array(np.searchsorted(start, local)))
 
 
 def _kind_of(name: str, kind: pa.DataType) -> str:
@@ -726,15 +730,10 @@ class ShardRows:
             path = folder / self.manifest["parts"][int(k)]["rows"]
             mine = rows[parts_of == k] - self.first_rows[k]
             try:
-                pf = pq.ParquetFile(path)
-                sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
-                offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-                groups = np.unique(np.searchsorted(offsets, mine, side="right") - 1)
-                table = pf.read_row_groups(groups.tolist(), columns=names, use_threads=False)
+                table = _take_rows(pq.ParquetFile(path), mine, names)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise LoadError(f"cannot read this part of the sharded run ({exc})", path=path) from None
-            start = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in groups])
-            frames.append(table.take(pa.array(np.searchsorted(start, mine))).to_pandas().set_axis(rows[parts_of == k]))
+            frames.append(table.to_pandas().set_axis(rows[parts_of == k]))
         return pd.concat(frames) if frames else pd.DataFrame(columns=names)
 
     def fetch(self, rows: np.ndarray, issue_object: np.ndarray) -> dict[int, RowData]:
