@@ -72,18 +72,19 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def _ranked_scores_dir(args: argparse.Namespace):
     """A scores folder's run config, the columns an export and the filter and
     sort need (read from the parts, nothing else), and the view they select."""
-    from labeltui.engine.query import apply_query, compile_filter, parse_sort_key
-    from labeltui.pipeline import open_scores_dir
+    import pandas as pd
 
-    config, scored = open_scores_dir(args.config)
-    kinds = scored.source.dtypes()
-    need = {"data_row_id", "global_key", "score", "issue", parse_sort_key(args.sort, kinds)[0]}
+    from labeltui.engine.query import apply_query, compile_filter, parse_sort_key
+    from labeltui.scores_dir import ScoresDir, run_config
+
+    source = ScoresDir(args.config)
+    config, _ = run_config(source)  # without a readable run config: the store kept in the scores folder
+    kinds = source.dtypes()
+    need = {"global_key", "issue", parse_sort_key(args.sort, kinds)[0]}
     if args.filter:
         need |= set(compile_filter(args.filter, kinds).columns)
-    table = scored.scores
-    missing = [c for c in kinds if c in need and c not in table.columns]
-    if missing:
-        table = table.assign(**scored.source.read_columns(missing))
+    columns = ["data_row_id", "score", *(c for c in kinds if c in need)]  # the first two must be there
+    table = pd.DataFrame(source.read_columns(columns), copy=False)
     return config, table, apply_query(table, args.filter, args.sort)
 
 
