@@ -435,17 +435,19 @@ class ReviewStore:
             (changeset, field, old, new, row_id, ids),
         )
 
-    def _apply_changed(self, changeset: int, now: float, whole: tuple[str, int] | None = None) -> int:
+    def _apply_changed(
+        self, changeset: int, now: float, whole: tuple[str, int] | None = None
+    ) -> list[tuple[str, Any, str, int]]:
         """Write the rows in ``temp.changed`` to verdicts and record them in history under ``changeset``.
 
         Set-based: a few statements per (field, new value, previous value) group and one
         history entry each. ``whole`` is the JSON array and count of every id the change
-        looked at: when one group holds them all, its entry reuses that text. Returns how
-        many rows changed.
+        looked at: when one group holds them all, its entry reuses that text. Returns, per
+        group, the field, its new value, the JSON array of the group's ids and their count.
         """
         conn = self._conn
         groups = conn.execute("SELECT DISTINCT field, val, prev FROM temp.changed").fetchall()
-        changed = 0
+        written = []
         for field, val, prev in groups:
             if field not in FIELDS:
                 raise _corrupt_error(self.path, f"history names an unknown field {field!r}")
@@ -470,8 +472,8 @@ class ReviewStore:
                     f"SELECT json_group_array(id) FROM temp.changed WHERE {where}", group
                 ).fetchone()[0]
             self._entry(changeset, field, prev, val, ids_json, count)
-            changed += count
-        return changed
+            written.append((field, val, ids_json, count))
+        return written
 
     def _set(self, ids: Iterable[Any], field: str, value: Any) -> None:
         ids_json, n, sample = _sorted_ids(ids)
@@ -514,7 +516,7 @@ class ReviewStore:
                     f"LEFT JOIN verdicts AS v ON v.data_row_id = j.value WHERE coalesce(v.{field}, ?) IS NOT ?",
                     (field, value, default, ids_json, default, value),
                 )
-                changed += self._apply_changed(changeset, now, (ids_json, n))
+                changed += sum(count for *_, count in self._apply_changed(changeset, now, (ids_json, n)))
                 conn.execute("DELETE FROM temp.changed")
             if not changed:  # no change: no change-set
                 conn.execute("DELETE FROM changesets WHERE id = ?", (changeset,))
@@ -586,19 +588,11 @@ class ReviewStore:
                 "WHEN 'selected' THEN v.selected WHEN 'tags' THEN v.tags WHEN 'note' THEN v.note END) IS h.new",
                 (target,),
             )
-            reverted = self._apply_changed(changeset, now, whole)
-            groups = self._conn.execute("SELECT DISTINCT field, val FROM temp.changed").fetchall()
-            changes = []
-            for field, val in groups:
-                if len(groups) == 1 and whole is not None and reverted == whole[1]:
-                    text = whole[0]
-                else:
-                    text = self._conn.execute(
-                        "SELECT json_group_array(id) FROM temp.changed WHERE field = ? AND val IS ?", (field, val)
-                    ).fetchone()[0]
-                changes.append((field, _decode(field, val), _unique_sorted(json.loads(text))))
+            restored: dict[tuple[str, Any], list[str]] = {}  # groups that differ only in the value replaced
+            for field, val, ids_json, _ in self._apply_changed(changeset, now, whole):
+                restored.setdefault((field, val), []).extend(json.loads(ids_json))
             self._conn.execute("DELETE FROM temp.changed")
-            return changes
+            return [(field, _decode(field, val), _unique_sorted(ids)) for (field, val), ids in restored.items()]
 
         return self._write(tx)
 
