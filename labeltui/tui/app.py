@@ -206,19 +206,22 @@ class LabelTuiApp(App):
             session = Session(config, scored, store)
             return (session, *session.restore_state())
 
+        opened = self._read_off_thread(read, LoadFailed)
+        if opened is not None:
+            self.post_message(Loaded(*opened))
+
+    def _read_off_thread(self, read: Callable[[], T], failed: Callable[[str], Message]) -> T | None:
+        """``read()`` in a thread worker (see ``_unless_quitting``). Bad input (a LoadError)
+        or a bug is posted as ``failed(reason)``, the traceback of a bug kept in the log,
+        and gives None, as quitting does: the app says why and keeps going."""
         try:
-            opened = _unless_quitting(read)
-            if opened is None:
-                return
-            session, cursor, warning = opened
+            return _unless_quitting(read)
         except LoadError as err:
-            self.post_message(LoadFailed(str(err)))
-            return
+            self.post_message(failed(str(err)))
         except Exception as err:  # a bug, not bad input: say so in the app, keep the traceback in the log
             self.log.error(traceback.format_exc())
-            self.post_message(LoadFailed(f"unexpected error ({type(err).__name__}: {err}); please report it"))
-            return
-        self.post_message(Loaded(session, cursor, warning))
+            self.post_message(failed(f"unexpected error ({type(err).__name__}: {err}); please report it"))
+        return None
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load_run(self) -> None:
@@ -227,19 +230,9 @@ class LabelTuiApp(App):
         if session is None or session.rest is None:
             return
         rest = session.rest
-        try:
-            loaded = _unless_quitting(lambda: rest(None))
-            if loaded is None:
-                return
-            run, objects = loaded
-        except LoadError as err:
-            self.post_message(RunLoaded(None, None, str(err)))
-            return
-        except Exception as err:  # a bug: previews say so, the list keeps working
-            self.log.error(traceback.format_exc())
-            self.post_message(RunLoaded(None, None, f"unexpected error ({type(err).__name__}: {err}); please report it"))
-            return
-        self.post_message(RunLoaded(run, objects, None))
+        loaded = self._read_off_thread(lambda: rest(None), lambda error: RunLoaded(None, None, error))
+        if loaded is not None:
+            self.post_message(RunLoaded(*loaded, None))
 
     @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
     def load_ids(self) -> None:
@@ -247,18 +240,10 @@ class LabelTuiApp(App):
         session = self.session
         if session is None:
             return
-        try:
-            located = _unless_quitting(session.load_reviews)
-            if get_current_worker().is_cancelled:
-                return
-        except LoadError as err:
-            self.post_message(IdsLoaded(None, str(err)))
-            return
-        except Exception as err:  # a bug: say so, the list keeps working
-            self.log.error(traceback.format_exc())
-            self.post_message(IdsLoaded(None, f"unexpected error ({type(err).__name__}: {err}); please report it"))
-            return
-        self.post_message(IdsLoaded(located, None))
+        # (in a tuple: load_reviews gives None when no verdict waits)
+        read = self._read_off_thread(lambda: (session.load_reviews(),), lambda error: IdsLoaded(None, error))
+        if read is not None:
+            self.post_message(IdsLoaded(read[0], None))
 
     def on_ids_loaded(self, message: IdsLoaded) -> None:
         session = self.session
