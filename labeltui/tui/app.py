@@ -24,7 +24,6 @@ from labeltui.errors import LoadError
 from labeltui.pipeline import Scored
 from labeltui.run import ModelRun
 from labeltui.tui.keys import REVIEW_KEYS, display_keys, effective_keys, unknown_ids
-from labeltui.tui.rowinfo import RowFacts
 from labeltui.tui.screens.gallery import GalleryScreen
 from labeltui.tui.screens.loading import LoadingScreen
 from labeltui.tui.screens.review import ReviewScreen
@@ -266,11 +265,8 @@ class LabelTuiApp(App):
             session.run_failed(f"no previews: the model run could not be read ({message.error})")
             self.notify(message.error or "", title="model run not loaded", severity="error", timeout=10)
         for screen in self.screen_stack:
-            if isinstance(screen, ReviewScreen):
+            if isinstance(screen, (ReviewScreen, GalleryScreen)):
                 screen.run_arrived()
-        if isinstance(self.screen, GalleryScreen):
-            self.screen.facts = RowFacts(session)
-            self.screen.show_page()
 
     def on_load_progress(self, message: LoadProgress) -> None:
         if isinstance(self.screen, LoadingScreen):

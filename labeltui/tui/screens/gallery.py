@@ -97,6 +97,11 @@ class GalleryScreen(Screen[int | None]):
             grid.mount_all([Tile(i) for i in range(self.per_page)])
             self.call_after_refresh(self.show_page)
 
+    def run_arrived(self) -> None:
+        """The model run was read in the background: look the rows up again and redraw."""
+        self.facts = RowFacts(self.session)
+        self.show_page()
+
     # ------------------------------------------------------------ drawing
     def show_page(self) -> None:
         """Fill the tiles with the page holding the cursor."""
