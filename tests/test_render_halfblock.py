@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.segment import Segment, Segments
 from rich.style import Style
 
+from labeltui.render import halfblock
 from labeltui.render.halfblock import LEVEL_OF, LEVEL_VALUE, HalfBlockImage, downgrade
 
 DEMO_IMAGE = Path(__file__).resolve().parents[1] / "demo" / "detection" / "images" / "lot_001.jpg"
@@ -104,3 +105,11 @@ def test_downgrade_is_richs():
         assert ours.tolist() == rich
     assert downgrade(packed, ColorSystem.TRUECOLOR) is None
     assert (LEVEL_VALUE[LEVEL_OF] - np.arange(256)).max() <= 2  # 64 levels: within 2 of the 8-bit value
+
+
+def test_an_image_renders_after_another_worker_cleared_the_caches():
+    img = HalfBlockImage(_photo(4))
+    expected = img.lines()
+    halfblock._SEGMENTS.clear()  # what a worker decoding another image does past the cache's size
+    halfblock._COLORS.clear()
+    assert img.lines() == expected

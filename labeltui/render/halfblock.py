@@ -48,7 +48,7 @@ class HalfBlockImage:
             buffer = np.concatenate([buffer, np.zeros_like(buffer[:1])])
         self.buffer = buffer
         self.width = buffer.shape[1]
-        self._keys, self._cells = _cells(buffer)
+        self._keys, self._segments, self._cells = _cells(buffer)
 
     def lines(self, system: ColorSystem | None = ColorSystem.TRUECOLOR, width: int | None = None) -> list[list[Segment]]:
         """The segments of each cell row, equal neighbours joined for ``system``, cut to ``width`` cells."""
@@ -61,7 +61,7 @@ class HalfBlockImage:
         starts[:, 1:] = shown[:, 1:] != shown[:, :-1]
         at = np.flatnonzero(starts)
         runs = np.diff(np.append(at, cells.size))
-        table = [_SEGMENTS[k] for k in self._keys.tolist()]
+        table = self._segments
         first = cells.ravel()[at].tolist()
         if len(at) == cells.size:  # no neighbours alike: a segment per cell
             flat = [table[i] for i in first]
@@ -83,9 +83,9 @@ class HalfBlockImage:
         return Measurement(self.width, self.width)
 
 
-def _cells(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (top << 18 | bottom) level-color pairs of the buffer's cells, and
-    each cell's index into them; the pairs' segments are created and cached across frames."""
+def _cells(buffer: np.ndarray) -> tuple[np.ndarray, list[Segment], np.ndarray]:
+    """The distinct (top << 18 | bottom) level-color pairs of the buffer's cells, their
+    segments (cached across frames) and each cell's index into them."""
     h, w = buffer.shape[:2]
     lv = LEVEL_OF[buffer]
     packed = ((lv[..., 0] << 12) | (lv[..., 1] << 6) | lv[..., 2]).astype(np.uint64)
@@ -93,33 +93,39 @@ def _cells(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys, inverse = np.unique(key.ravel(), return_inverse=True)
     if len(_SEGMENTS) > _CACHE_MAX:
         _SEGMENTS.clear()
-    new = [k for k in keys.tolist() if k not in _SEGMENTS]
+    # looked up once, into a list of our own: another worker may clear the caches meanwhile
+    listed = keys.tolist()
+    table = [_SEGMENTS.get(k) for k in listed]
+    new = [k for k, seg in zip(listed, table) if seg is None]
     if new:
-        _add_segments(new)
-    return keys, inverse.reshape(h // 2, w)
+        made = _add_segments(new)
+        table = [made[k] if seg is None else seg for k, seg in zip(listed, table)]
+    return keys, table, inverse.reshape(h // 2, w)
 
 
-def _add_segments(keys: list[int]) -> None:
-    """Create and cache the cell segments of new color pairs, and the colors they
+def _add_segments(keys: list[int]) -> dict[int, Segment]:
+    """Create (and cache) the cell segments of new color pairs, and the colors they
     need, in bulk (a new detailed image has thousands)."""
     if len(_COLORS) > _CACHE_MAX:
         _COLORS.clear()
-    wanted = np.array(list(({k >> 18 for k in keys} | {k & 0x3FFFF for k in keys}) - _COLORS.keys()), dtype=np.int64)
+    pairs = [(k >> 18, k & 0x3FFFF) for k in keys]
+    colors = {p: _COLORS.get(p) for pair in pairs for p in pair}
+    wanted = np.array([p for p, c in colors.items() if c is None], dtype=np.int64)
     if len(wanted):
-        rgb = _rgb(wanted).T.tolist()
-        _COLORS.update(
-            {
-                p: _tuple(Color, (f"#{r:02x}{g:02x}{b:02x}", _TRUECOLOR, None, _tuple(ColorTriplet, (r, g, b))))
-                for p, (r, g, b) in zip(wanted.tolist(), rgb)
-            }
-        )
-    colors = _COLORS
-    for k in keys:
-        top, bottom = k >> 18, k & 0x3FFFF
-        if top == bottom:
-            _SEGMENTS[k] = _tuple(Segment, (" ", Style.from_color(None, colors[bottom]), None))
-        else:
-            _SEGMENTS[k] = _tuple(Segment, ("▀", Style.from_color(colors[top], colors[bottom]), None))
+        made = {
+            p: _tuple(Color, (f"#{r:02x}{g:02x}{b:02x}", _TRUECOLOR, None, _tuple(ColorTriplet, (r, g, b))))
+            for p, (r, g, b) in zip(wanted.tolist(), _rgb(wanted).T.tolist())
+        }
+        colors.update(made)
+        _COLORS.update(made)
+    segments = {
+        k: _tuple(Segment, (" ", Style.from_color(None, colors[bottom]), None))
+        if top == bottom
+        else _tuple(Segment, ("▀", Style.from_color(colors[top], colors[bottom]), None))
+        for k, (top, bottom) in zip(keys, pairs)
+    }
+    _SEGMENTS.update(segments)
+    return segments
 
 
 def _shown_as(keys: np.ndarray, system: ColorSystem | None) -> np.ndarray:
