@@ -208,11 +208,7 @@ def preview_request(
     data = session.fetched_row(pos) if run is None else None
     if run is None and data is None:
         return PreviewRequest(pos, "none", session.waiting(pos) or "the model run is not loaded", cells)
-    if run is not None:
-        asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
-    else:
-        asset = data.asset
-    asset = "" if asset is None or (isinstance(asset, float) and math.isnan(asset)) else str(asset)
+    asset = asset_of(session, pos)
     if not asset:
         return PreviewRequest(pos, "none", "the row has no asset (image path or text)", cells)
     kind = "image" if is_image_path(asset) else "text"
@@ -249,12 +245,17 @@ def preview_request(
 
 
 def asset_of(session: Session, pos: int) -> str | None:
-    """Row ``pos``'s asset when it is at hand (the run, or data fetched on demand), else None."""
+    """Row ``pos``'s asset when it is at hand (the run, or data fetched on demand; "" when
+    the row has none), else None."""
     run = session.run
     if run is not None:
-        return str(run.rows["asset"].iat[pos]) if "asset" in run.rows else None
-    data = session.fetched_row(pos)
-    return data.asset if data is not None else None
+        asset = run.rows["asset"].iat[pos] if "asset" in run.rows else None
+    else:
+        data = session.fetched_row(pos)
+        if data is None:
+            return None
+        asset = data.asset
+    return "" if asset is None or (isinstance(asset, float) and math.isnan(asset)) else str(asset)
 
 
 def decode_size(cells: tuple[int, int]) -> tuple[int, int]:
