@@ -89,3 +89,9 @@ def widget_text(widget) -> str:
     from textual.geometry import Region
 
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+
+
+def preview_text(screen) -> str:
+    """The text of the review screen's preview pane, line by line."""
+    preview = screen.detail.preview
+    return "\n".join(preview.render_line(y).text for y in range(preview.size.height))

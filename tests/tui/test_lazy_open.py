@@ -25,7 +25,7 @@ from labeltui.tui.widgets.detail import Preview
 from labeltui.tui.widgets.projector import ProjectorPane
 from tests.test_scores_dir import demo_config
 from labeltui.tui.screens.review import ReviewScreen
-from tests.tui.conftest import widget_text
+from tests.tui.conftest import preview_text, widget_text
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +70,6 @@ def flat(text: str) -> str:
 
 def headings(summary) -> str:
     return " ".join(" ".join(widget_text(w).split()) for w in summary.query(".summary-heading"))
-
-
-def preview_text(screen) -> str:
-    preview = screen.detail.preview
-    return "\n".join(preview.render_line(y).text for y in range(preview.size.height))
 
 
 async def until(pilot, test, seconds: float = 15.0) -> None:

@@ -9,12 +9,7 @@ from labeltui.render import image as rimg
 from labeltui.tui import LabelTuiApp
 from labeltui.tui.previews import SOURCES, asset_of
 from labeltui.tui.widgets.detail import WARM_AHEAD
-from tests.tui.conftest import drive, scored_demo, settle, widget_text
-
-
-def preview_text(screen) -> str:
-    preview = screen.detail.preview
-    return "\n".join(preview.render_line(y).text for y in range(preview.size.height))
+from tests.tui.conftest import drive, preview_text, scored_demo, settle, widget_text
 
 
 def test_image_preview_keys(make_app):
